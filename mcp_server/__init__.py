@@ -1,0 +1,1 @@
+"""The aiposture MCP server (``aiposture.mcp_server``): a thin adapter over the SDK."""

@@ -1,0 +1,70 @@
+"""aiposture: AI Security Posture Management, notebook-first.
+
+Start with::
+
+    import aiposture
+    p = aiposture.Posture.open()          # the SQLite store in ~/.aiposture
+    p.discover(["~/code"])               # find AI in code, notebooks, manifests
+    p.assets                             # filter, .to_pandas(), rich display
+
+Importing this package loads no model and no FAISS.
+"""
+
+from __future__ import annotations
+
+from aiposture.errors import (
+    AIPostureError,
+    AuditChainError,
+    ConfigError,
+    ExportError,
+    NotFoundError,
+    ScanError,
+    StoreError,
+)
+from aiposture.models import (
+    Asset,
+    AssetKind,
+    AuditEntry,
+    AuditReport,
+    Environment,
+    Evidence,
+    EvidenceKind,
+    Finding,
+    FindingStatus,
+    Relation,
+    RelationKind,
+    Sanctioned,
+    ScanIssue,
+    ScanRun,
+    Sensitivity,
+    Severity,
+)
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "AIPostureError",
+    "Asset",
+    "AssetKind",
+    "AuditChainError",
+    "AuditEntry",
+    "AuditReport",
+    "ConfigError",
+    "Environment",
+    "Evidence",
+    "EvidenceKind",
+    "ExportError",
+    "Finding",
+    "FindingStatus",
+    "NotFoundError",
+    "Relation",
+    "RelationKind",
+    "Sanctioned",
+    "ScanError",
+    "ScanIssue",
+    "ScanRun",
+    "Sensitivity",
+    "Severity",
+    "StoreError",
+    "__version__",
+]

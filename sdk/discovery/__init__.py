@@ -1,0 +1,1 @@
+"""Discovery: scanners that find AI assets, and the engine that runs them."""

@@ -1,0 +1,489 @@
+"""The domain model of aiposture.
+
+One set of pydantic models serves every part of the project: scanners yield
+them, the store persists them, the CLI prints them as JSON, the MCP server
+returns them as structured content and the notebook shows them. Field names
+are a public contract (scripts read ``inventory --json``), so renaming one is
+a breaking change.
+
+Identity is derived, not assigned: an :class:`Asset`'s id is a hash of its
+kind and identity key (see :func:`asset_id`), so the same asset found again,
+by any scanner, in any run, gets the same id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = [
+    "Asset",
+    "AuditEntry",
+    "AuditReport",
+    "AssetKind",
+    "Environment",
+    "Evidence",
+    "EvidenceKind",
+    "Finding",
+    "FindingStatus",
+    "Relation",
+    "RelationKind",
+    "Sanctioned",
+    "ScanCounts",
+    "ScanIssue",
+    "ScanRun",
+    "ScanStatus",
+    "Sensitivity",
+    "Severity",
+    "asset_id",
+    "finding_id",
+    "normalise_key",
+    "relation_id",
+    "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class AssetKind(StrEnum):
+    """What an asset is."""
+
+    MODEL = "model"
+    MODEL_FILE = "model_file"
+    DATASET = "dataset"
+    AI_SERVICE = "ai_service"
+    APPLICATION = "application"
+    AGENT = "agent"
+    MCP_SERVER = "mcp_server"
+    NOTEBOOK = "notebook"
+    ENDPOINT = "endpoint"
+    CREDENTIAL = "credential"
+    PACKAGE = "package"
+
+
+class Environment(StrEnum):
+    """Deployment environment of an asset."""
+
+    DEV = "dev"
+    STAGING = "staging"
+    PROD = "prod"
+    UNKNOWN = "unknown"
+
+
+class Sensitivity(StrEnum):
+    """Classification of the data an asset holds or touches (ordered)."""
+
+    PUBLIC = "public"
+    INTERNAL = "internal"
+    CONFIDENTIAL = "confidential"
+    RESTRICTED = "restricted"
+    UNKNOWN = "unknown"
+
+
+class Sanctioned(StrEnum):
+    """Whether the organisation approved the use of an asset."""
+
+    SANCTIONED = "sanctioned"
+    UNSANCTIONED = "unsanctioned"
+    UNKNOWN = "unknown"
+
+
+class RelationKind(StrEnum):
+    """How two assets are related; relations make the estate a graph."""
+
+    USES_MODEL = "uses_model"
+    TRAINED_ON = "trained_on"
+    SERVES = "serves"
+    CALLS_SERVICE = "calls_service"
+    EXPOSES_TOOL = "exposes_tool"
+    CONTAINS = "contains"
+    DECLARED_IN = "declared_in"
+
+
+class Severity(StrEnum):
+    """Severity of a finding, from least to most severe."""
+
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        """Position in the order info < low < medium < high < critical."""
+        return list(Severity).index(self)
+
+
+class FindingStatus(StrEnum):
+    """Triage status of a finding."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    FALSE_POSITIVE = "false_positive"
+
+
+class EvidenceKind(StrEnum):
+    """Where a piece of evidence was seen."""
+
+    CODE = "code"
+    NOTEBOOK_CELL = "notebook_cell"
+    NOTEBOOK_OUTPUT = "notebook_output"
+    MANIFEST = "manifest"
+    ENVIRONMENT = "environment"
+    CONFIG = "config"
+    DOCUMENTATION = "documentation"
+    LOG_LINE = "log_line"
+    FILE = "file"
+
+
+def normalise_key(*parts: str | None) -> str:
+    """Join identity parts into a canonical, case-folded key."""
+    return "|".join((p or "").strip().casefold() for p in parts)
+
+
+def _hid(prefix: str, key: str) -> str:
+    return f"{prefix}-{hashlib.sha256(key.encode('utf-8')).hexdigest()[:16]}"
+
+
+def asset_id(kind: AssetKind | str, key: str) -> str:
+    """Stable id of the asset of ``kind`` with identity ``key``.
+
+    Args:
+        kind: The asset kind.
+        key: The identity key, usually built with :func:`normalise_key`
+            (for a model: provider and model name).
+    """
+    return _hid("a", f"{AssetKind(kind).value}|{key}")
+
+
+def relation_id(source_id: str, kind: RelationKind | str, target_id: str) -> str:
+    """Stable id of the relation ``source --kind--> target``."""
+    return _hid("r", f"{source_id}|{RelationKind(kind).value}|{target_id}")
+
+
+def finding_id(asset: str, rule_id: str, fingerprint: str) -> str:
+    """Stable id of a finding of ``rule_id`` on ``asset`` at ``fingerprint``."""
+    return _hid("f", f"{asset}|{rule_id}|{fingerprint}")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        validate_assignment=True,
+        use_enum_values=False,
+        str_strip_whitespace=False,
+    )
+
+    def _repr_html_(self) -> str:
+        from aiposture import display
+
+        return display.model_html(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The model as JSON-compatible data (enums as strings, times ISO)."""
+        return self.model_dump(mode="json")
+
+
+class Evidence(_Model):
+    """One sighting: what was seen where.
+
+    Never holds a secret: scanners put a redacted snippet here, and a
+    credential's value only ever as a fingerprint.
+    """
+
+    kind: EvidenceKind
+    path: str | None = Field(default=None, description="File (or pseudo-source) where it was seen.")
+    line: int | None = Field(default=None, ge=0, description="1-based line, where known.")
+    column: int | None = Field(default=None, ge=0)
+    cell: int | None = Field(default=None, ge=0, description="Notebook cell index.")
+    key: str | None = Field(default=None, description="Config key, symbol or log field.")
+    snippet: str | None = Field(default=None, description="A short, redacted excerpt.")
+    detail: str | None = Field(default=None, description="What the scanner concluded.")
+    scanner: str | None = None
+
+    @field_validator("snippet")
+    @classmethod
+    def _short_snippet(cls, v: str | None) -> str | None:
+        if v is not None and len(v) > 240:
+            return v[:237] + "..."
+        return v
+
+    @property
+    def where(self) -> str:
+        """``path:line`` (or the config key) in one string for display."""
+        loc = self.path or ""
+        if self.cell is not None:
+            loc += f"[cell {self.cell}]"
+        if self.line is not None:
+            loc += f":{self.line}"
+        if self.key:
+            loc += f" ({self.key})"
+        return loc
+
+    def identity(self) -> tuple[Any, ...]:
+        """Fields that make two pieces of evidence the same sighting."""
+        return (self.kind, self.path, self.cell, self.line, self.key, self.detail)
+
+
+class Asset(_Model):
+    """Something AI in the estate: a model, a service, a package, a notebook, ...
+
+    ``id`` is derived from ``kind`` and ``key`` (see :func:`asset_id`) and so is
+    stable across scans. ``attributes`` holds kind-specific facts (a base URL,
+    a package ecosystem, a credential's fingerprint) with JSON values.
+    """
+
+    id: str
+    kind: AssetKind
+    name: str = Field(min_length=1)
+    key: str = Field(description="Identity key the id was derived from.")
+    provider: str | None = None
+    version: str | None = None
+    locations: list[str] = Field(default_factory=list)
+    owner: str | None = None
+    environment: Environment = Environment.UNKNOWN
+    data_sensitivity: Sensitivity = Sensitivity.UNKNOWN
+    sanctioned: Sanctioned = Sanctioned.UNKNOWN
+    tags: list[str] = Field(default_factory=list)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    first_seen: datetime = Field(default_factory=utcnow)
+    last_seen: datetime = Field(default_factory=utcnow)
+    stale: bool = False
+    evidence: list[Evidence] = Field(default_factory=list)
+
+    @classmethod
+    def new(
+        cls,
+        kind: AssetKind | str,
+        name: str,
+        *,
+        key: str | None = None,
+        **fields: Any,
+    ) -> Asset:
+        """Build an asset whose id is derived from its kind and identity key.
+
+        Args:
+            kind: The asset kind.
+            name: Display name.
+            key: Identity key; by default ``provider|name``.
+            **fields: Any other :class:`Asset` field.
+        """
+        k = key if key is not None else normalise_key(fields.get("provider"), name)
+        return cls(id=asset_id(kind, k), kind=AssetKind(kind), name=name, key=k, **fields)
+
+    def merge(self, other: Asset) -> Asset:
+        """Combine two sightings of the same asset into one (self wins on conflicts)."""
+        if other.id != self.id:
+            raise ValueError(f"cannot merge asset {other.id} into {self.id}")
+        ev = list(self.evidence)
+        seen = {e.identity() for e in ev}
+        for e in other.evidence:
+            if e.identity() not in seen:
+                ev.append(e)
+                seen.add(e.identity())
+        attrs = {**other.attributes, **self.attributes}
+        return self.model_copy(
+            update={
+                "provider": self.provider or other.provider,
+                "version": self.version or other.version,
+                "owner": self.owner or other.owner,
+                "locations": _union(self.locations, other.locations),
+                "tags": _union(self.tags, other.tags),
+                "attributes": attrs,
+                "evidence": ev,
+                "first_seen": min(self.first_seen, other.first_seen),
+                "last_seen": max(self.last_seen, other.last_seen),
+                "environment": self.environment
+                if self.environment != Environment.UNKNOWN
+                else other.environment,
+                "data_sensitivity": self.data_sensitivity
+                if self.data_sensitivity != Sensitivity.UNKNOWN
+                else other.data_sensitivity,
+                "sanctioned": self.sanctioned
+                if self.sanctioned != Sanctioned.UNKNOWN
+                else other.sanctioned,
+            }
+        )
+
+
+def _union(a: list[str], b: list[str]) -> list[str]:
+    out = list(a)
+    have = set(a)
+    for x in b:
+        if x not in have:
+            out.append(x)
+            have.add(x)
+    return out
+
+
+class Relation(_Model):
+    """A directed edge ``source --kind--> target`` between two assets."""
+
+    id: str
+    source_id: str
+    kind: RelationKind
+    target_id: str
+    first_seen: datetime = Field(default_factory=utcnow)
+    last_seen: datetime = Field(default_factory=utcnow)
+    stale: bool = False
+    evidence: list[Evidence] = Field(default_factory=list)
+
+    @classmethod
+    def new(
+        cls,
+        source_id: str,
+        kind: RelationKind | str,
+        target_id: str,
+        *,
+        evidence: list[Evidence] | None = None,
+    ) -> Relation:
+        """Build a relation whose id is derived from its ends and kind."""
+        return cls(
+            id=relation_id(source_id, kind, target_id),
+            source_id=source_id,
+            kind=RelationKind(kind),
+            target_id=target_id,
+            evidence=evidence or [],
+        )
+
+
+class Finding(_Model):
+    """A security-relevant fact about an asset (an exposed key, an unsafe file, ...).
+
+    ``fingerprint`` tells two findings of the same rule on the same asset
+    apart (for a credential: the secret's fingerprint and location), so the
+    id is stable across scans and a human's triage ``status`` survives
+    rescans.
+    """
+
+    id: str
+    asset_id: str
+    rule_id: str = Field(min_length=1)
+    title: str
+    severity: Severity
+    description: str | None = None
+    fingerprint: str = ""
+    status: FindingStatus = FindingStatus.OPEN
+    first_seen: datetime = Field(default_factory=utcnow)
+    last_seen: datetime = Field(default_factory=utcnow)
+    stale: bool = False
+    tags: list[str] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
+
+    @classmethod
+    def new(
+        cls,
+        asset_id: str,
+        rule_id: str,
+        title: str,
+        severity: Severity | str,
+        *,
+        fingerprint: str = "",
+        **fields: Any,
+    ) -> Finding:
+        """Build a finding whose id is derived from asset, rule and fingerprint."""
+        return cls(
+            id=finding_id(asset_id, rule_id, fingerprint),
+            asset_id=asset_id,
+            rule_id=rule_id,
+            title=title,
+            severity=Severity(severity),
+            fingerprint=fingerprint,
+            **fields,
+        )
+
+
+class ScanStatus(StrEnum):
+    """State of a scan run."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class ScanIssue(_Model):
+    """A problem with one input of a scan; the scan goes on without it."""
+
+    path: str
+    reason: str
+    scanner: str | None = None
+    line: int | None = None
+
+
+class ScanCounts(_Model):
+    """What a scan run did, in numbers."""
+
+    files_seen: int = 0
+    files_scanned: int = 0
+    files_unchanged: int = 0
+    files_failed: int = 0
+    bytes_read: int = 0
+    assets_seen: int = 0
+    assets_new: int = 0
+    assets_stale: int = 0
+    relations_seen: int = 0
+    findings_seen: int = 0
+    findings_new: int = 0
+
+
+class ScanRun(_Model):
+    """One run of discovery over some roots and log files."""
+
+    id: str
+    roots: list[str] = Field(default_factory=list)
+    logs: list[str] = Field(default_factory=list)
+    scanners: list[str] = Field(default_factory=list)
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    status: ScanStatus = ScanStatus.RUNNING
+    counts: ScanCounts = Field(default_factory=ScanCounts)
+    errors: list[ScanIssue] = Field(default_factory=list)
+
+    @property
+    def duration_s(self) -> float | None:
+        """Wall time of the run in seconds, once finished."""
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+def escape(text: object) -> str:
+    """HTML-escape any value for display (untrusted text never renders as HTML)."""
+    return html.escape(str(text), quote=True)
+
+
+class AuditEntry(_Model):
+    """One link of the append-only, hash-chained audit log.
+
+    ``hash`` is the SHA-256 of ``prev_hash`` and the canonical JSON of every
+    other field, so editing or deleting an entry breaks every later link.
+    """
+
+    seq: int = Field(ge=1)
+    at: datetime
+    actor: str
+    action: str
+    object_type: str
+    object_id: str
+    details: dict[str, Any] = Field(default_factory=dict)
+    prev_hash: str
+    hash: str
+
+
+class AuditReport(_Model):
+    """Result of verifying the audit chain."""
+
+    ok: bool
+    entries: int
+    first_bad_seq: int | None = None
+    problem: str | None = None
