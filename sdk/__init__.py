@@ -39,6 +39,8 @@ from aiposture.models import (
     Sensitivity,
     Severity,
 )
+from aiposture.posture import Posture
+from aiposture.views import AssetList, FindingList, RelationList, ScanList
 
 __version__ = "0.1.0.dev0"
 
@@ -46,6 +48,7 @@ __all__ = [
     "AIPostureError",
     "Asset",
     "AssetKind",
+    "AssetList",
     "AuditChainError",
     "AuditEntry",
     "AuditReport",
@@ -55,13 +58,17 @@ __all__ = [
     "EvidenceKind",
     "ExportError",
     "Finding",
+    "FindingList",
     "FindingStatus",
     "NotFoundError",
+    "Posture",
     "Relation",
     "RelationKind",
+    "RelationList",
     "Sanctioned",
     "ScanError",
     "ScanIssue",
+    "ScanList",
     "ScanRun",
     "Sensitivity",
     "Severity",

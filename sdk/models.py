@@ -23,9 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "Asset",
+    "AssetKind",
     "AuditEntry",
     "AuditReport",
-    "AssetKind",
     "Environment",
     "Evidence",
     "EvidenceKind",

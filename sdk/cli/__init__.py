@@ -1,0 +1,292 @@
+"""The ``aiposture`` command line: a thin adapter over :class:`aiposture.Posture`.
+
+Exit codes (scripts and CI rely on them):
+
+* 0: success;
+* 1: the check failed (``--fail-on`` found findings at or above the threshold);
+* 2: bad usage or bad input (unknown option, missing path, bad value);
+* 3: aiposture could not do its work (the store cannot be opened, an export
+  does not validate, ...).
+
+Progress goes to stderr; results (tables, JSON) go to stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from aiposture.errors import AIPostureError, ConfigError, NotFoundError, ScanError
+from aiposture.models import AssetKind, ScanRun, Severity
+
+if TYPE_CHECKING:
+    from aiposture.posture import Posture
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="aiposture",
+    help="AI Security Posture Management: discover, assess and monitor AI assets.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+export_app = typer.Typer(help="Export the inventory.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+app.add_typer(audit_app, name="audit")
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        envvar="AIPOSTURE_DB",
+        help="Store URL (sqlite:///path, a file path, or postgresql+psycopg://...).",
+        show_envvar=True,
+    ),
+]
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+
+class _Failed(Exception):
+    """The check ran and failed (exit 1)."""
+
+
+def _posture(db: str | None) -> Posture:
+    from aiposture.posture import Posture
+
+    return Posture.open(db)
+
+
+def _kind(value: str | None) -> AssetKind | None:
+    if value is None:
+        return None
+    try:
+        return AssetKind(value)
+    except ValueError:
+        raise ConfigError(
+            f"unknown asset kind {value!r}; kinds are: {', '.join(k.value for k in AssetKind)}"
+        ) from None
+
+
+class FailOn(StrEnum):
+    """Severity threshold for ``--fail-on``."""
+
+    info = "info"
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+
+
+@app.command()
+def scan(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Folders or files to scan.", show_default=False)
+    ],
+    logs: Annotated[
+        list[Path] | None, typer.Option("--logs", help="Egress or proxy log files to scan.")
+    ] = None,
+    python_env: Annotated[
+        bool, typer.Option("--python-env", help="Also scan the installed Python packages.")
+    ] = False,
+    scanner: Annotated[
+        list[str] | None, typer.Option("--scanner", help="Run only this scanner (repeatable).")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the scan run as JSON.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
+    fail_on: Annotated[
+        FailOn | None,
+        typer.Option(help="Exit 1 if open findings at or above this severity exist afterwards."),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Scan folders (and logs) for AI assets and update the inventory."""
+    with _posture(db) as p:
+        run = p.discover(
+            paths,
+            logs=logs or [],
+            environment=python_env,
+            scanners=scanner,
+            progress=progress,
+        )
+        if json_out:
+            out.print_json(run.model_dump_json())
+        else:
+            _print_run(run, p.assets.by_kind())
+        if fail_on is not None:
+            threshold = Severity(fail_on.value)
+            bad = [
+                f
+                for f in p.findings
+                if f.status.value in ("open", "acknowledged")
+                and not f.stale
+                and f.severity.rank >= threshold.rank
+            ]
+            if bad:
+                err.print(f"{len(bad)} open finding(s) at or above {threshold.value}")
+                raise _Failed
+
+
+def _print_run(run: ScanRun, by_kind: dict[str, int]) -> None:
+    c = run.counts
+    table = Table(title=f"scan {run.id}", show_header=True, header_style="bold")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for label, value in [
+        ("files seen", c.files_seen),
+        ("files scanned", c.files_scanned),
+        ("files unchanged", c.files_unchanged),
+        ("files with errors", c.files_failed),
+        ("bytes read", c.bytes_read),
+        ("assets seen", c.assets_seen),
+        ("assets new", c.assets_new),
+        ("assets now stale", c.assets_stale),
+        ("relations seen", c.relations_seen),
+        ("findings seen", c.findings_seen),
+        ("findings new", c.findings_new),
+    ]:
+        table.add_row(label, str(value))
+    out.print(table)
+    if by_kind:
+        kinds = Table(title="inventory by kind")
+        kinds.add_column("kind")
+        kinds.add_column("assets", justify="right")
+        for k, n in by_kind.items():
+            kinds.add_row(k, str(n))
+        out.print(kinds)
+    if run.errors:
+        errors = Table(title=f"{len(run.errors)} problem(s)", header_style="bold red")
+        errors.add_column("path")
+        errors.add_column("scanner")
+        errors.add_column("reason")
+        for e in run.errors[:50]:
+            where = f"{e.path}:{e.line}" if e.line else e.path
+            errors.add_row(where, e.scanner or "", e.reason)
+        out.print(errors)
+        if len(run.errors) > 50:
+            out.print(f"... and {len(run.errors) - 50} more (use --json for all)")
+
+
+@app.command()
+def inventory(
+    kind: Annotated[str | None, typer.Option(help="Only assets of this kind.")] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print a JSON array of assets with their findings.")
+    ] = False,
+    current: Annotated[bool, typer.Option("--current", help="Leave out stale assets.")] = False,
+    db: DbOption = None,
+) -> None:
+    """List the inventory."""
+    with _posture(db) as p:
+        rows = p.inventory(kind=_kind(kind), include_stale=not current)
+    if json_out:
+        sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+        return
+    table = Table(title=f"{len(rows)} asset(s)", header_style="bold")
+    for col in ("kind", "name", "provider", "version", "findings", "stale", "id"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["kind"],
+            r["name"],
+            r["provider"] or "",
+            r["version"] or "",
+            str(len(r["findings"])) if r["findings"] else "",
+            "stale" if r["stale"] else "",
+            r["id"],
+        )
+    out.print(table)
+
+
+@app.command()
+def findings(
+    min_severity: Annotated[
+        FailOn | None, typer.Option(help="Only findings at or above this severity.")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    db: DbOption = None,
+) -> None:
+    """List findings, worst first."""
+    with _posture(db) as p:
+        items = list(p.findings)
+    if min_severity is not None:
+        threshold = Severity(min_severity.value)
+        items = [f for f in items if f.severity.rank >= threshold.rank]
+    if json_out:
+        sys.stdout.write(json.dumps([f.to_dict() for f in items], indent=2) + "\n")
+        return
+    table = Table(title=f"{len(items)} finding(s)", header_style="bold")
+    for col in ("severity", "rule", "title", "where", "status"):
+        table.add_column(col)
+    for f in items:
+        where = f.evidence[0].where if f.evidence else f.asset_id
+        table.add_row(f.severity.value, f.rule_id, f.title, where, f.status.value)
+    out.print(table)
+
+
+@export_app.command("cyclonedx")
+def export_cyclonedx(
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="File to write (use - for stdout).")
+    ],
+    include_stale: Annotated[bool, typer.Option(help="Include stale assets.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Write the inventory as a CycloneDX 1.6 JSON AI-BOM (validated against the schema)."""
+    with _posture(db) as p:
+        text = p.export_cyclonedx(include_stale=include_stale)
+    if str(output) == "-":
+        sys.stdout.write(text + "\n")
+    else:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"wrote {output}")
+
+
+@audit_app.command("verify")
+def audit_verify(db: DbOption = None) -> None:
+    """Check the audit log's hash chain; exit 1 if it is broken."""
+    with _posture(db) as p:
+        report = p.verify_audit()
+    out.print_json(report.model_dump_json())
+    if not report.ok:
+        raise _Failed
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (see the module docstring)."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except _Failed:
+        return 1
+    except (ScanError, ConfigError, NotFoundError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        return 2
+    except AIPostureError as exc:
+        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        return 3
+    except typer.Exit as exc:
+        return int(getattr(exc, "exit_code", 0))
+    except typer.Abort:
+        return 130
+    except typer.TyperException as exc:  # usage errors from the option parser
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            err.print(f"error: {exc}", highlight=False)
+        return int(getattr(exc, "exit_code", 2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

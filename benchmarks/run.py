@@ -1,0 +1,102 @@
+"""``make bench``: aiposture's benchmarks, each beside a named baseline in the same run.
+
+Results go to ``benchmarks/results/*.json``; BENCHMARKS.md quotes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.tree import generate
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def _walk_and_read(root: Path) -> tuple[int, int]:
+    files = 0
+    total = 0
+    for folder, _dirs, names in os.walk(root):
+        for name in names:
+            with open(os.path.join(folder, name), "rb") as fh:
+                total += len(fh.read())
+            files += 1
+    return files, total
+
+
+def bench_scan(files: int, work: Path) -> dict[str, object]:
+    """Scan throughput on a generated tree vs. a plain walk-and-read of the same tree."""
+    from aiposture import Posture
+
+    tree = work / "tree"
+    counts = generate(tree, files)
+    _walk_and_read(tree)  # warm the page cache for both contenders
+    t0 = time.perf_counter()
+    n_files, n_bytes = _walk_and_read(tree)
+    base_s = time.perf_counter() - t0
+
+    with Posture.open(f"sqlite:///{work / 'bench.db'}", actor="bench") as p:
+        t0 = time.perf_counter()
+        first = p.discover([tree], progress=False)
+        first_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        again = p.discover([tree], progress=False)
+        again_s = time.perf_counter() - t0
+        assets = len(p.assets)
+    mb = n_bytes / 1e6
+    return {
+        "name": "scan_throughput",
+        "tree": {"files": n_files, "bytes": n_bytes, "by_type": counts},
+        "baseline": {
+            "name": "os.walk + read every file (no parsing)",
+            "seconds": round(base_s, 3),
+            "files_per_s": round(n_files / base_s, 1),
+            "mb_per_s": round(mb / base_s, 2),
+        },
+        "first_scan": {
+            "seconds": round(first_s, 3),
+            "files_per_s": round(n_files / first_s, 1),
+            "mb_per_s": round(mb / first_s, 2),
+            "ratio_to_baseline": round(first_s / base_s, 1),
+            "files_scanned": first.counts.files_scanned,
+            "errors": len(first.errors),
+            "assets": assets,
+        },
+        "incremental_rescan": {
+            "seconds": round(again_s, 3),
+            "files_per_s": round(n_files / again_s, 1),
+            "ratio_to_baseline": round(again_s / base_s, 2),
+            "files_unchanged": again.counts.files_unchanged,
+        },
+    }
+
+
+def main() -> None:
+    """Run the benchmarks and write their results."""
+    parser = argparse.ArgumentParser(prog="make bench")
+    parser.add_argument("--files", type=int, default=20_000)
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="aiposture-bench-"))
+    try:
+        result = bench_scan(args.files, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    result["machine"] = {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    (RESULTS / "scan_throughput.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,277 @@
+"""The facade a notebook user types: :class:`Posture`.
+
+    >>> import aiposture
+    >>> p = aiposture.Posture.open("sqlite:///posture.db")
+    >>> run = p.discover(["./services", "./notebooks"])
+    >>> p.assets.filter(kind="model").to_pandas()
+
+Everything here is a few lines over the services (discovery, store,
+export); the CLI, the MCP server and the widgets call these same methods.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiposture.discovery.registry import ScannerRegistry
+from aiposture.errors import NotFoundError
+from aiposture.models import (
+    Asset,
+    AssetKind,
+    AuditEntry,
+    AuditReport,
+    Finding,
+    FindingStatus,
+    ScanRun,
+    Severity,
+)
+from aiposture.views import AssetList, FindingList, RelationList, ScanList
+
+if TYPE_CHECKING:
+    from aiposture.store.base import Store
+
+__all__ = ["DEFAULT_DB", "Posture", "default_actor", "resolve_db_url"]
+
+#: Where the store lives unless told otherwise.
+DEFAULT_DB = Path("~/.aiposture/posture.db")
+
+
+def resolve_db_url(url: str | os.PathLike[str] | None) -> str:
+    """The store URL to use: ``url``, else ``$AIPOSTURE_DB``, else the default file."""
+    if url is not None:
+        return os.fspath(url)
+    env = os.environ.get("AIPOSTURE_DB")
+    if env:
+        return env
+    return f"sqlite:///{DEFAULT_DB.expanduser()}"
+
+
+def default_actor() -> str:
+    """``user@host`` of whoever runs this process (for the audit log)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = f"uid{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+class Posture:
+    """One AI estate's posture: its inventory, scans and audit trail.
+
+    Args:
+        store: The store to read and write.
+        registry: Scanners available to :meth:`discover` (built-ins by default).
+        actor: Recorded in the audit log for changes made through this object.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        registry: ScannerRegistry | None = None,
+        actor: str | None = None,
+    ) -> None:
+        self.store = store
+        self._registry = registry
+        self.actor = actor or default_actor()
+
+    @classmethod
+    def open(
+        cls, url: str | os.PathLike[str] | None = None, *, actor: str | None = None
+    ) -> Posture:
+        """Open (creating if needed) the store at ``url``.
+
+        Args:
+            url: ``sqlite:///path``, a file path, or ``postgresql+psycopg://...``;
+                defaults to ``$AIPOSTURE_DB`` or ``~/.aiposture/posture.db``.
+            actor: Who is acting, for the audit log (default ``user@host``).
+
+        Raises:
+            StoreError: The store cannot be opened or migrated.
+        """
+        from aiposture.store import open_store
+
+        return cls(open_store(resolve_db_url(url)), actor=actor)
+
+    # -- discovery -----------------------------------------------------------
+    def discover(
+        self,
+        paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = (),
+        *,
+        logs: Sequence[str | os.PathLike[str]] = (),
+        environment: bool | Sequence[str] = False,
+        scanners: Sequence[str] | None = None,
+        progress: bool = True,
+    ) -> ScanRun:
+        """Find AI assets under ``paths`` and update the inventory.
+
+        Rescans are incremental; assets no longer seen become stale.
+
+        Args:
+            paths: Folders or files to scan.
+            logs: Log files for log scanners.
+            environment: Scan the installed Python packages (``True``) or these
+                site-packages folders.
+            scanners: Scanner names to run (all by default).
+            progress: Show a progress bar.
+
+        Returns:
+            The scan run, with counts and per-file errors.
+
+        Raises:
+            ScanError: A path does not exist, or there is nothing to scan.
+        """
+        from aiposture.discovery.engine import Discovery
+
+        if isinstance(paths, str | os.PathLike):
+            paths = [paths]
+        engine = Discovery(self.store, registry=self._registry, actor=self.actor)
+        return engine.run(
+            list(paths), logs=logs, environment=environment, scanners=scanners, progress=progress
+        )
+
+    # -- inventory -------------------------------------------------------------
+    @property
+    def assets(self) -> AssetList:
+        """Every asset, current and stale."""
+        return AssetList(self.store.assets())
+
+    def asset(self, ref: str) -> Asset:
+        """One asset by id, or by name when exactly one asset has that name.
+
+        Raises:
+            NotFoundError: Nothing, or more than one asset, matches ``ref``.
+        """
+        try:
+            return self.store.asset(ref)
+        except NotFoundError:
+            matches = [a for a in self.store.assets() if a.name == ref]
+            if len(matches) == 1:
+                return matches[0]
+            if matches:
+                ids = ", ".join(f"{a.id} ({a.kind.value})" for a in matches)
+                raise NotFoundError(f"{len(matches)} assets are named {ref!r}: {ids}") from None
+            raise NotFoundError(f"no asset with id or name {ref!r}") from None
+
+    @property
+    def relations(self) -> RelationList:
+        """Every relation of the estate graph."""
+        return RelationList(self.store.relations())
+
+    def neighbours(self, ref: str) -> RelationList:
+        """Relations with the asset ``ref`` at either end."""
+        return RelationList(self.store.relations(asset_id=self.asset(ref).id))
+
+    @property
+    def findings(self) -> FindingList:
+        """Every finding, worst first."""
+        return FindingList(self.store.findings())
+
+    def findings_for(self, ref: str, *, min_severity: Severity | None = None) -> FindingList:
+        """Findings on one asset."""
+        return FindingList(
+            self.store.findings(asset_id=self.asset(ref).id, min_severity=min_severity)
+        )
+
+    @property
+    def scans(self) -> ScanList:
+        """Scan runs, newest first."""
+        return ScanList(self.store.scans())
+
+    def inventory(
+        self, *, kind: AssetKind | str | None = None, include_stale: bool = True
+    ) -> list[dict[str, Any]]:
+        """Assets as JSON-ready dicts with their findings attached (``inventory --json``)."""
+        assets = self.store.assets(
+            kind=AssetKind(kind) if kind is not None else None, include_stale=include_stale
+        )
+        by_asset: dict[str, list[Finding]] = {}
+        for f in self.store.findings():
+            by_asset.setdefault(f.asset_id, []).append(f)
+        out = []
+        for a in assets:
+            row = a.model_dump(mode="json")
+            row["findings"] = [f.model_dump(mode="json") for f in by_asset.get(a.id, [])]
+            out.append(row)
+        return out
+
+    # -- human edits -------------------------------------------------------------
+    def update_asset(self, ref: str, **fields: Any) -> Asset:
+        """Set owner, environment, data_sensitivity, sanctioned or tags of an asset (audited)."""
+        return self.store.update_asset(self.asset(ref).id, actor=self.actor, **fields)
+
+    def set_finding_status(self, finding_id: str, status: FindingStatus | str) -> Finding:
+        """Triage a finding (audited)."""
+        return self.store.set_finding_status(finding_id, FindingStatus(status), actor=self.actor)
+
+    # -- export and audit ---------------------------------------------------------
+    def export_cyclonedx(
+        self, path: str | os.PathLike[str] | None = None, *, include_stale: bool = False
+    ) -> str:
+        """The inventory as a validated CycloneDX 1.6 JSON AI-BOM (written to ``path`` if given)."""
+        from aiposture.export.cyclonedx import to_cyclonedx_json
+
+        text = to_cyclonedx_json(
+            self.store.assets(),
+            self.store.relations(),
+            self.store.findings(),
+            include_stale=include_stale,
+        )
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    def audit_log(self, *, since_seq: int = 0, limit: int | None = None) -> list[AuditEntry]:
+        """Entries of the append-only audit log."""
+        return self.store.audit_log(since_seq=since_seq, limit=limit)
+
+    def verify_audit(self) -> AuditReport:
+        """Check the audit log's hash chain."""
+        return self.store.verify_audit()
+
+    # -- lifecycle ----------------------------------------------------------------
+    def close(self) -> None:
+        """Release the store's connections."""
+        self.store.close()
+
+    def __enter__(self) -> Posture:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _repr_html_(self) -> str:
+        from aiposture.models import escape
+
+        assets = self.store.assets()
+        kinds: dict[str, int] = {}
+        for a in assets:
+            kinds[a.kind.value] = kinds.get(a.kind.value, 0) + 1
+        findings = self.store.findings()
+        rows = "".join(
+            f"<tr><td>{escape(k)}</td><td>{n}</td></tr>" for k, n in sorted(kinds.items())
+        )
+        return (
+            "<div class='aip'><b>Posture</b> "
+            f"<code>{escape(_mask(self.store.url))}</code><br>"
+            f"{len(assets)} assets, {len(findings)} findings"
+            f"<table><tr><th>kind</th><th>assets</th></tr>{rows}</table></div>"
+        )
+
+    def __repr__(self) -> str:
+        return f"Posture({_mask(self.store.url)!r})"
+
+
+def _mask(url: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url

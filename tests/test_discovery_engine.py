@@ -1,0 +1,201 @@
+"""The discovery engine on real trees and a real SQLite store: bad input, rescans, staleness."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from aiposture import AssetKind, Posture, ScanError
+
+GOOD = (
+    "from openai import OpenAI\n"
+    "client = OpenAI()\n"
+    'client.chat.completions.create(model="gpt-4o", messages=[])\n'
+)
+
+
+@pytest.fixture
+def posture(tmp_path: Path) -> Posture:
+    p = Posture.open(f"sqlite:///{tmp_path / 'store.db'}", actor="tester")
+    yield p
+    p.close()
+
+
+def _models(p: Posture) -> set[str]:
+    return {a.name for a in p.assets if a.kind is AssetKind.MODEL and not a.stale}
+
+
+def _errors(run) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {Path(e.path).name: e.reason for e in run.errors}
+
+
+def test_bad_inputs_are_recorded_and_the_scan_finishes(tmp_path: Path, posture: Posture) -> None:
+    root = tmp_path / "estate"
+    root.mkdir()
+    (root / "good.py").write_text(GOOD)
+    (root / "binary.py").write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 10)
+    (root / "latin1.py").write_bytes('name = "café"\n'.encode("latin-1"))
+    (root / "broken.ipynb").write_text('{"cells": [ {"cell_type": "code", "source": "imp')
+    (root / "not_a_notebook.ipynb").write_text(json.dumps({"hello": "world"}))
+    (root / "nested.py").write_text("x = " + "(" * 5000 + "1" + ")" * 5000 + "\n")
+    (root / "syntax.py").write_text("def broken(:\n    pass\n")
+    with open(root / "huge.py", "wb") as fh:  # 100 MB, sparse
+        fh.truncate(100 * 1024 * 1024)
+    loop = root / "loop"
+    loop.mkdir()
+    (loop / "back").symlink_to(root, target_is_directory=True)
+    (root / "self.py").symlink_to(root / "self.py")
+    (root / "dangling.py").symlink_to(root / "nowhere.py")
+    os.mkfifo(root / "pipe.py")
+
+    run = posture.discover([root], progress=False)
+
+    errors = _errors(run)
+    assert "binary" in errors["binary.py"] or "NUL" in errors["binary.py"]
+    assert "UTF-8" in errors["latin1.py"]
+    assert "notebook" in errors["broken.ipynb"].lower() or "json" in errors["broken.ipynb"].lower()
+    assert "not_a_notebook.ipynb" in errors
+    assert "nested.py" in errors
+    assert "syntax" in errors["syntax.py"].lower() and "line 1" in errors["syntax.py"]
+    assert "100.0 MB" in errors["huge.py"] and "limit" in errors["huge.py"]
+    assert "symlink loop" in errors["back"]
+    assert "symlink loop" in errors["self.py"]
+    assert "dangling.py" in errors
+    assert "not a regular file" in errors["pipe.py"]
+    assert all(e.path for e in run.errors)
+    # the good file was still scanned
+    assert "gpt-4o" in _models(posture)
+    assert run.status.value == "completed"
+    # and the run with its errors is stored
+    stored = posture.scans[0]
+    assert stored.id == run.id and len(stored.errors) == len(run.errors)
+
+
+def test_a_file_that_turns_bad_keeps_what_was_stored(tmp_path: Path, posture: Posture) -> None:
+    root = tmp_path / "estate"
+    root.mkdir()
+    nb = root / "analysis.py"
+    nb.write_text(GOOD)
+    posture.discover([root], progress=False)
+    assert "gpt-4o" in _models(posture)
+
+    nb.write_bytes(b"\xff\xfe garbage \x00\x00")
+    run = posture.discover([root], progress=False)
+
+    assert "analysis.py" in _errors(run)
+    assert "gpt-4o" in _models(posture), "a failed rescan must not drop what was stored"
+    assert posture.verify_audit().ok
+
+
+def test_unreadable_file_is_a_recorded_error(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run the scan as an unprivileged user")
+    base = Path(tempfile.mkdtemp(prefix="aiposture-perm-"))
+    try:
+        base.chmod(0o777)
+        root = base / "estate"
+        root.mkdir()
+        root.chmod(0o755)
+        (root / "ok.py").write_text(GOOD)
+        (root / "ok.py").chmod(0o644)
+        secret = root / "locked.py"
+        secret.write_text(GOOD)
+        secret.chmod(0o000)
+        db = base / "store.db"
+        code = (
+            "import sys, json; from aiposture import Posture; "
+            f"p = Posture.open({str(db)!r}, actor='nobody'); "
+            f"r = p.discover([{str(root)!r}], progress=False); "
+            "print(json.dumps([e.model_dump() for e in r.errors]))"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", code],
+            user="nobody",
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=base,
+            env={**os.environ, "HOME": str(base)},
+        )
+        assert proc.returncode == 0, proc.stderr
+        errors = {Path(e["path"]).name: e["reason"] for e in json.loads(proc.stdout)}
+        assert errors == {"locked.py": "permission denied"}
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_rescan_skips_unchanged_files_and_stales_removed_assets(
+    tmp_path: Path, posture: Posture
+) -> None:
+    root = tmp_path / "estate"
+    (root / "svc").mkdir(parents=True)
+    a = root / "svc" / "a.py"
+    b = root / "svc" / "b.py"
+    a.write_text(GOOD)
+    b.write_text(
+        'import anthropic\nanthropic.Anthropic().messages.create(model="claude-3-opus-20240229")\n'
+    )
+
+    first = posture.discover([root], progress=False)
+    assert first.counts.files_scanned == 2
+    ids_before = {a_.name: a_.id for a_ in posture.assets}
+
+    second = posture.discover([root], progress=False)
+    assert second.counts.files_scanned == 0
+    assert second.counts.files_unchanged == 2
+    assert {x.name: x.id for x in posture.assets} == ids_before, "ids are stable across scans"
+
+    # touched but identical: read and hashed, still unchanged
+    os.utime(a, ns=(a.stat().st_atime_ns, a.stat().st_mtime_ns + 10_000_000_000))
+    third = posture.discover([root], progress=False)
+    assert third.counts.files_scanned == 0 and third.counts.files_unchanged == 2
+
+    b.unlink()
+    fourth = posture.discover([root], progress=False)
+    claude = posture.asset("claude-3-opus-20240229")
+    assert claude.stale, "an asset no longer seen is marked stale, not deleted"
+    assert claude.id == ids_before["claude-3-opus-20240229"]
+    assert fourth.counts.assets_stale >= 1
+    assert not posture.asset("gpt-4o").stale
+
+    b.write_text(
+        'import anthropic\nanthropic.Anthropic().messages.create(model="claude-3-opus-20240229")\n'
+    )
+    posture.discover([root], progress=False)
+    assert not posture.asset("claude-3-opus-20240229").stale
+
+
+def test_one_asset_from_many_pieces_of_evidence(tmp_path: Path, posture: Posture) -> None:
+    root = tmp_path / "estate"
+    (root / "svc").mkdir(parents=True)
+    for i in range(3):
+        (root / "svc" / f"m{i}.py").write_text(GOOD)
+    posture.discover([root], progress=False)
+    gpt = [x for x in posture.assets if x.kind is AssetKind.MODEL and x.name == "gpt-4o"]
+    assert len(gpt) == 1
+    assert {Path(e.path or "").name for e in gpt[0].evidence} >= {"m0.py", "m1.py", "m2.py"}
+
+
+def test_missing_root_is_a_clear_error(tmp_path: Path, posture: Posture) -> None:
+    with pytest.raises(ScanError, match="no such file or folder"):
+        posture.discover([tmp_path / "nope"], progress=False)
+
+
+def test_virtualenvs_and_vcs_folders_are_not_walked(tmp_path: Path, posture: Posture) -> None:
+    root = tmp_path / "estate"
+    venv = root / "env"
+    (venv / "lib").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (venv / "lib" / "client.py").write_text(GOOD)
+    (root / ".git").mkdir()
+    (root / ".git" / "hook.py").write_text(GOOD)
+    run = posture.discover([root], progress=False)
+    assert run.counts.files_seen == 0
+    assert len(posture.assets) == 0
