@@ -106,8 +106,10 @@ def model(name: str, provider_id: str | None, evidence: Evidence | None = None) 
 
 def purl(ecosystem: str, name: str, version: str | None) -> str:
     """Package URL (purl) of a package, as CycloneDX wants it."""
-    base = f"pkg:{ecosystem}/{name.replace('@', '%40')}" if ecosystem == "npm" else (
-        f"pkg:{ecosystem}/{re.sub(r'[-_.]+', '-', name).lower()}"
+    base = (
+        f"pkg:{ecosystem}/{name.replace('@', '%40')}"
+        if ecosystem == "npm"
+        else (f"pkg:{ecosystem}/{re.sub(r'[-_.]+', '-', name).lower()}")
     )
     return f"{base}@{version}" if version else base
 
@@ -235,6 +237,8 @@ def exposed_credential_finding(
     )
 
 
-def relate(source: Asset, kind: RelationKind, target: Asset, evidence: Evidence | None = None) -> Relation:
+def relate(
+    source: Asset, kind: RelationKind, target: Asset, evidence: Evidence | None = None
+) -> Relation:
     """The relation ``source --kind--> target``."""
     return Relation.new(source.id, kind, target.id, evidence=_ev(evidence))
