@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -95,40 +94,34 @@ def test_a_file_that_turns_bad_keeps_what_was_stored(tmp_path: Path, posture: Po
 
 
 def test_unreadable_file_is_a_recorded_error(tmp_path: Path) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("needs root to run the scan as an unprivileged user")
-    base = Path(tempfile.mkdtemp(prefix="aiposture-perm-"))
-    try:
-        base.chmod(0o777)
-        root = base / "estate"
-        root.mkdir()
-        root.chmod(0o755)
-        (root / "ok.py").write_text(GOOD)
-        (root / "ok.py").chmod(0o644)
-        secret = root / "locked.py"
-        secret.write_text(GOOD)
-        secret.chmod(0o000)
-        db = base / "store.db"
-        code = (
-            "import sys, json; from aiposture import Posture; "
-            f"p = Posture.open({str(db)!r}, actor='nobody'); "
-            f"r = p.discover([{str(root)!r}], progress=False); "
-            "print(json.dumps([e.model_dump() for e in r.errors]))"
-        )
-        proc = subprocess.run(
-            [sys.executable, "-c", code],
-            user="nobody",
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd=base,
-            env={**os.environ, "HOME": str(base)},
-        )
-        assert proc.returncode == 0, proc.stderr
-        errors = {Path(e["path"]).name: e["reason"] for e in json.loads(proc.stdout)}
-        assert errors == {"locked.py": "permission denied"}
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() == 0 and setpriv is None:
+        pytest.skip("root reads any file; setpriv (util-linux) is needed to drop that right")
+    root = tmp_path / "estate"
+    root.mkdir()
+    (root / "ok.py").write_text(GOOD)
+    locked = root / "locked.py"
+    locked.write_text(GOOD)
+    locked.chmod(0o000)
+    code = (
+        "import json; from aiposture import Posture; "
+        f"p = Posture.open({str(tmp_path / 'store.db')!r}, actor='t'); "
+        f"r = p.discover([{str(root)!r}], progress=False); "
+        "print(json.dumps([e.model_dump() for e in r.errors]))"
+    )
+    cmd = [sys.executable, "-c", code]
+    if os.geteuid() == 0:
+        # root keeps its uid but loses the capabilities that bypass file permissions
+        cmd = [
+            setpriv or "setpriv",
+            "--inh-caps=-all",
+            "--bounding-set=-dac_override,-dac_read_search",
+            *cmd,
+        ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    errors = {Path(e["path"]).name: e["reason"] for e in json.loads(proc.stdout)}
+    assert errors == {"locked.py": "permission denied"}
 
 
 def test_rescan_skips_unchanged_files_and_stales_removed_assets(
