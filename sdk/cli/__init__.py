@@ -14,6 +14,7 @@ Progress goes to stderr; results (tables, JSON) go to stdout.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -53,7 +54,14 @@ DbOption = Annotated[
     ),
 ]
 
-out = Console(soft_wrap=True)
+def _width() -> int | None:
+    # rich assumes 80 columns when stdout is not a terminal; tables of paths need more
+    if os.environ.get("COLUMNS") or sys.stdout.isatty():
+        return None
+    return 160
+
+
+out = Console(width=_width())
 err = Console(stderr=True)
 
 

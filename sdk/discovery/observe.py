@@ -123,17 +123,23 @@ def package(
     specifier: str | None = None,
     evidence: Evidence | None = None,
 ) -> Asset:
-    """An AI package (PyPI or npm) at a version; ``specifier`` when only a range is known."""
+    """An AI package (PyPI or npm).
+
+    Identity is ecosystem, normalised name and exact version: each pinned
+    version is its own asset (as in a BOM), and every sighting without an
+    exact version (an import in code, a range such as ``>=1.0``) is the one
+    unversioned asset of that package, with the range in ``specifier``.
+    """
     norm = re.sub(r"[-_.]+", "-", name).lower() if ecosystem == "pypi" else name.lower()
-    attrs: dict[str, object] = {"ecosystem": ecosystem, "purl": purl(ecosystem, name, version)}
-    if specifier:
+    attrs: dict[str, object] = {"ecosystem": ecosystem}
+    if specifier and not version:
         attrs["specifier"] = specifier
     if info is not None:
         attrs["category"] = info.category
     return Asset.new(
         AssetKind.PACKAGE,
         norm,
-        key=normalise_key("package", ecosystem, norm, version or specifier or "*"),
+        key=normalise_key("package", ecosystem, norm, version or "*"),
         provider=info.provider if info is not None else None,
         version=version,
         attributes=attrs,
