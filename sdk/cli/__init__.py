@@ -54,6 +54,7 @@ DbOption = Annotated[
     ),
 ]
 
+
 def _width() -> int | None:
     # rich assumes 80 columns when stdout is not a terminal; tables of paths need more
     if os.environ.get("COLUMNS") or sys.stdout.isatty():

@@ -122,7 +122,9 @@ class Store(ABC):
         """
 
     @abstractmethod
-    def relations(self, *, asset_id: str | None = None, include_stale: bool = True) -> list[Relation]:
+    def relations(
+        self, *, asset_id: str | None = None, include_stale: bool = True
+    ) -> list[Relation]:
         """All relations, or those with ``asset_id`` at either end."""
 
     @abstractmethod
@@ -167,4 +169,3 @@ class Store(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
