@@ -297,8 +297,8 @@ class Asset(_Model):
                 "provider": self.provider or other.provider,
                 "version": self.version or other.version,
                 "owner": self.owner or other.owner,
-                "locations": _union(self.locations, other.locations),
-                "tags": _union(self.tags, other.tags),
+                "locations": ordered_union(self.locations, other.locations),
+                "tags": ordered_union(self.tags, other.tags),
                 "attributes": attrs,
                 "evidence": ev,
                 "first_seen": min(self.first_seen, other.first_seen),
@@ -316,7 +316,8 @@ class Asset(_Model):
         )
 
 
-def _union(a: list[str], b: list[str]) -> list[str]:
+def ordered_union(a: list[Any], b: list[Any]) -> list[Any]:
+    """Items of ``a`` then the new items of ``b``, in order, without duplicates."""
     out = list(a)
     have = set(a)
     for x in b:

@@ -32,6 +32,7 @@ from aiposture.models import (
     Relation,
     Sanctioned,
     Sensitivity,
+    ordered_union,
 )
 from aiposture.store import schema as t
 from aiposture.store.audit import GENESIS_HASH, PendingEntry, chain, digest
@@ -111,16 +112,6 @@ def asset_fields(a: Asset) -> dict[str, Any]:
     }
 
 
-def _union(a: list[Any], b: list[Any]) -> list[Any]:
-    out = list(a)
-    have = set(a)
-    for x in b:
-        if x not in have:
-            out.append(x)
-            have.add(x)
-    return out
-
-
 def merge_asset_fields(
     base: dict[str, Any], other: dict[str, Any], keep: Iterable[str] = ()
 ) -> dict[str, Any]:
@@ -137,8 +128,8 @@ def merge_asset_fields(
         out[f] = base[f] or other[f]
     for f, unknown in _UNKNOWN.items():
         out[f] = base[f] if base[f] != unknown else other[f]
-    out["tags"] = _union(base["tags"], other["tags"])
-    out["locations"] = _union(base["locations"], other["locations"])
+    out["tags"] = ordered_union(base["tags"], other["tags"])
+    out["locations"] = ordered_union(base["locations"], other["locations"])
     out["attributes"] = {**other["attributes"], **base["attributes"]}
     for f in keep:
         out[f] = base[f]
@@ -267,7 +258,7 @@ class BatchWriter:
                         seen.findings[obs.id] = obs
                     elif not set(obs.tags) <= set(first.tags):
                         seen.findings[obs.id] = first.model_copy(
-                            update={"tags": _union(first.tags, obs.tags)}
+                            update={"tags": ordered_union(first.tags, obs.tags)}
                         )
                 else:
                     raise TypeError(
@@ -464,7 +455,7 @@ class BatchWriter:
                 continue
             # The scan's rule text and severity are current; the triage status is
             # the human's and the tags accumulate.
-            data["tags"] = _union(list(row.tags), data["tags"])
+            data["tags"] = ordered_union(list(row.tags), data["tags"])
             diff = [
                 k
                 for k in ("title", "severity", "description", "tags")
