@@ -192,3 +192,16 @@ def test_virtualenvs_and_vcs_folders_are_not_walked(tmp_path: Path, posture: Pos
     run = posture.discover([root], progress=False)
     assert run.counts.files_seen == 0
     assert len(posture.assets) == 0
+
+
+def test_an_enormous_source_file_under_the_limit_is_scanned(
+    tmp_path: Path, posture: Posture
+) -> None:
+    root = tmp_path / "estate"
+    root.mkdir()
+    body = "".join(f"value_{i} = {i}\n" for i in range(300_000))  # about 5 MB
+    (root / "generated.py").write_text(GOOD + body)
+    run = posture.discover([root], progress=False)
+    assert run.errors == []
+    assert run.counts.bytes_read > 5_000_000
+    assert "gpt-4o" in _models(posture)
