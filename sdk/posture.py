@@ -107,6 +107,7 @@ class Posture:
         environment: bool | Sequence[str] = False,
         scanners: Sequence[str] | None = None,
         progress: bool = True,
+        workers: int | None = None,
     ) -> ScanRun:
         """Find AI assets under ``paths`` and update the inventory.
 
@@ -119,6 +120,8 @@ class Posture:
                 site-packages folders.
             scanners: Scanner names to run (all by default).
             progress: Show a progress bar.
+            workers: Processes that read and scan files (default: one for
+                small scans, one per core for large ones).
 
         Returns:
             The scan run, with counts and per-file errors.
@@ -130,7 +133,7 @@ class Posture:
 
         if isinstance(paths, str | os.PathLike):
             paths = [paths]
-        engine = Discovery(self.store, registry=self._registry, actor=self.actor)
+        engine = Discovery(self.store, registry=self._registry, actor=self.actor, workers=workers)
         return engine.run(
             list(paths), logs=logs, environment=environment, scanners=scanners, progress=progress
         )

@@ -43,8 +43,8 @@ def test_bad_inputs_are_recorded_and_the_scan_finishes(tmp_path: Path, posture: 
     (root / "latin1.py").write_bytes('name = "café"\n'.encode("latin-1"))
     (root / "broken.ipynb").write_text('{"cells": [ {"cell_type": "code", "source": "imp')
     (root / "not_a_notebook.ipynb").write_text(json.dumps({"hello": "world"}))
-    (root / "nested.py").write_text("x = " + "(" * 5000 + "1" + ")" * 5000 + "\n")
-    (root / "syntax.py").write_text("def broken(:\n    pass\n")
+    (root / "nested.py").write_text("import openai\nx = " + "(" * 5000 + "1" + ")" * 5000 + "\n")
+    (root / "syntax.py").write_text("import openai\ndef broken(:\n    pass\n")
     with open(root / "huge.py", "wb") as fh:  # 100 MB, sparse
         fh.truncate(100 * 1024 * 1024)
     loop = root / "loop"
@@ -62,7 +62,7 @@ def test_bad_inputs_are_recorded_and_the_scan_finishes(tmp_path: Path, posture: 
     assert "notebook" in errors["broken.ipynb"].lower() or "json" in errors["broken.ipynb"].lower()
     assert "not_a_notebook.ipynb" in errors
     assert "nested.py" in errors
-    assert "syntax" in errors["syntax.py"].lower() and "line 1" in errors["syntax.py"]
+    assert "syntax" in errors["syntax.py"].lower() and "line 2" in errors["syntax.py"]
     assert "100.0 MB" in errors["huge.py"] and "limit" in errors["huge.py"]
     assert "symlink loop" in errors["back"]
     assert "symlink loop" in errors["self.py"]
@@ -205,3 +205,25 @@ def test_an_enormous_source_file_under_the_limit_is_scanned(
     assert run.errors == []
     assert run.counts.bytes_read > 5_000_000
     assert "gpt-4o" in _models(posture)
+
+
+def test_worker_processes_find_what_one_process_finds(tmp_path: Path) -> None:
+    from aiposture.demo import build_estate
+
+    estate = build_estate(tmp_path / "estate")
+    (estate.root / "bad.ipynb").write_text("{not json")
+    results = []
+    for workers in (1, 2):
+        with Posture.open(tmp_path / f"w{workers}.db", actor="t") as p:
+            run = p.discover([estate.root], progress=False, workers=workers)
+            results.append(
+                (
+                    sorted((a.id, len(a.evidence)) for a in p.assets),
+                    sorted(r.id for r in p.relations),
+                    sorted(f.id for f in p.findings),
+                    sorted((e.path, e.reason) for e in run.errors),
+                    run.counts.files_scanned,
+                )
+            )
+    assert results[0] == results[1]
+    assert results[0][0] and results[0][3]

@@ -1089,7 +1089,7 @@ def test_syntax_error_is_a_target_error_with_its_line(
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
-        (b"x = " + b"(" * 5000 + b"1" + b")" * 5000 + b"\n", "nested"),
+        (b"import openai\nx = " + b"(" * 5000 + b"1" + b")" * 5000 + b"\n", "nested"),
         (b"import openai\nx = " + b"1+" * 200_000 + b"1\n", "nested"),
         ('name = "café"\n'.encode("latin-1"), "UTF-8"),
         (b"import openai\x00\n", "NUL"),

@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import multiprocessing
 import os
 import stat
 import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,6 +80,8 @@ PROJECT_MARKERS: tuple[str, ...] = (
 )
 
 _BATCH = 200
+#: Below this many files to read, a scan runs in one process.
+_POOL_MIN_TASKS = 2000
 
 
 @dataclass
@@ -94,6 +98,8 @@ class Discovery:
         registry: Scanners to choose from (the built-in registry by default).
         actor: Who runs the scan, for the audit log.
         excludes: Folder names never descended into.
+        workers: Processes that read and scan files; by default one for small
+            scans and one per core (up to four) from 2,000 changed files on.
     """
 
     def __init__(
@@ -103,11 +109,13 @@ class Discovery:
         registry: ScannerRegistry | None = None,
         actor: str = "aiposture",
         excludes: Iterable[str] = DEFAULT_EXCLUDES,
+        workers: int | None = None,
     ) -> None:
         self.store = store
         self.registry = registry or default_registry()
         self.actor = actor
         self.excludes = frozenset(excludes)
+        self.workers = workers
         self._projects: dict[Path, Path | None] = {}
 
     # -- public ------------------------------------------------------------
@@ -210,24 +218,60 @@ class Discovery:
             run.counts.files_seen += len(walked.files)
             known = self.store.file_states(str(root))
             present: set[str] = set()
+            tasks: list[_FileTask] = []
+            for path, st in walked.files:
+                wanted = [s for s in file_scanners if s.accepts(path)]
+                source = str(path)
+                present.add(source)
+                signature = ",".join(sorted(f"{s.name}@{s.version}" for s in wanted))
+                old = known.get(source)
+                if (
+                    old is not None
+                    and old.size == st.st_size
+                    and old.mtime_ns == st.st_mtime_ns
+                    and old.scanners == signature
+                ):
+                    run.counts.files_unchanged += 1
+                    pending.append(SourceUpdate(source=source, root=str(root), observations=None))
+                    flush()
+                    continue
+                tasks.append(
+                    _FileTask(
+                        source=source,
+                        root=str(root),
+                        project=str(self._project_of(path, root)),
+                        size=st.st_size,
+                        mtime_ns=st.st_mtime_ns,
+                        signature=signature,
+                        scanners=tuple(s.name for s in wanted),
+                        known_sha256=old.sha256 if old is not None else None,
+                        known_scanners=old.scanners if old is not None else None,
+                    )
+                )
             bar = tqdm(
-                walked.files,
+                total=len(walked.files),
+                initial=len(walked.files) - len(tasks),
                 desc=f"scanning {root.name or root}",
                 unit="file",
                 disable=not progress,
                 file=sys.stderr,
                 leave=False,
             )
-            for n, (path, st) in enumerate(bar, 1):
-                wanted = [s for s in file_scanners if s.accepts(path)]
-                source = str(path)
-                present.add(source)
-                update = self._scan_file(run, root, path, st, wanted, known.get(source), note)
-                if update is not None:
-                    pending.append(update)
+            by_name = {s.name: s for s in file_scanners}
+            for n, result in enumerate(self._execute(tasks, by_name), 1):
+                run.errors.extend(result.issues)
+                run.counts.bytes_read += result.bytes_read
+                run.counts.files_scanned += result.scanned
+                run.counts.files_unchanged += result.unchanged
+                run.counts.files_failed += result.failed
+                if result.update is not None:
+                    if result.update.observations:
+                        note(result.update.observations)
+                    pending.append(result.update)
                     flush()
+                bar.update(1)
                 if on_progress is not None:
-                    on_progress(n, len(walked.files))
+                    on_progress(n, len(tasks))
             bar.close()
             for source in known.keys() - present:
                 pending.append(SourceUpdate(source=source, root=str(root), gone=True))
@@ -338,116 +382,30 @@ class Discovery:
             self._projects[f] = found
         return found if found is not None else (root if root.is_dir() else root.parent)
 
-    def _scan_file(
-        self,
-        run: ScanRun,
-        root: Path,
-        path: Path,
-        st: os.stat_result,
-        scanners: list[Scanner],
-        known: FileState | None,
-        note: Callable[[Sequence[Observation]], None],
-    ) -> SourceUpdate | None:
-        source = str(path)
-        signature = ",".join(sorted(f"{s.name}@{s.version}" for s in scanners))
-        if (
-            known is not None
-            and known.size == st.st_size
-            and known.mtime_ns == st.st_mtime_ns
-            and known.scanners == signature
-        ):
-            run.counts.files_unchanged += 1
-            return SourceUpdate(source=source, root=str(root), observations=None)
+    def _execute(
+        self, tasks: list[_FileTask], scanners: dict[str, Scanner]
+    ) -> Iterator[_FileResult]:
+        """Results of ``tasks`` in order: in this process, or in a pool for large scans."""
+        workers = self._workers(len(tasks))
+        if workers <= 1:
+            for task in tasks:
+                yield _scan_file(task, scanners)
+            return
+        ctx = multiprocessing.get_context("spawn")
+        names = sorted(scanners)
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(names,)
+        ) as pool:
+            yield from pool.map(_scan_in_worker, tasks, chunksize=32)
 
-        too_big = [s for s in scanners if st.st_size > s.max_bytes]
-        for s in too_big:
-            run.errors.append(
-                ScanIssue(
-                    path=source,
-                    scanner=s.name,
-                    reason=(
-                        f"file is {_size(st.st_size)}, over the {_size(s.max_bytes)} limit "
-                        f"of scanner {s.name}; skipped"
-                    ),
-                )
-            )
-        readers = [s for s in scanners if s not in too_big]
-        if not readers:
-            run.counts.files_failed += 1
-            return SourceUpdate(source=source, root=str(root), observations=None) if known else None
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read(max(s.max_bytes for s in readers) + 1)
-        except OSError as exc:
-            run.counts.files_failed += 1
-            run.errors.append(ScanIssue(path=source, reason=_os_reason(exc)))
-            return SourceUpdate(source=source, root=str(root), observations=None) if known else None
-        run.counts.bytes_read += len(data)
-        digest = hashlib.sha256(data).hexdigest()
-        state = FileState(
-            size=st.st_size, mtime_ns=st.st_mtime_ns, sha256=digest, scanners=signature
-        )
-        if known is not None and known.sha256 == digest and known.scanners == signature:
-            run.counts.files_unchanged += 1
-            return SourceUpdate(source=source, root=str(root), observations=None, state=state)
-
-        run.counts.files_scanned += 1
-        target = Target(
-            kind=TargetKind.FILE,
-            source=source,
-            path=path,
-            root=root,
-            data=data,
-            project=self._project_of(path, root),
-        )
-        observations, failed = self._run_scanners(run, target, readers)
-        note(observations)
-        if failed or too_big:
-            run.counts.files_failed += 1
-            if known is not None:
-                return SourceUpdate(source=source, root=str(root), observations=None)
-            return SourceUpdate(source=source, root=str(root), observations=observations)
-        return SourceUpdate(source=source, root=str(root), observations=observations, state=state)
-
-    def _run_scanners(
-        self, run: ScanRun, target: Target, scanners: Sequence[Scanner]
-    ) -> tuple[list[Observation], bool]:
-        observations: list[Observation] = []
-        failed = False
-        for scanner in scanners:
-            try:
-                observations.extend(scanner.scan(target))
-            except TargetError as exc:
-                failed = True
-                run.errors.append(
-                    ScanIssue(
-                        path=target.source, scanner=scanner.name, reason=exc.reason, line=exc.line
-                    )
-                )
-            except RecursionError:
-                failed = True
-                run.errors.append(
-                    ScanIssue(
-                        path=target.source,
-                        scanner=scanner.name,
-                        reason="too deeply nested to analyse (recursion limit)",
-                    )
-                )
-            except MemoryError:
-                failed = True
-                run.errors.append(
-                    ScanIssue(path=target.source, scanner=scanner.name, reason="out of memory")
-                )
-            except Exception as exc:  # a scanner bug must not end the scan
-                failed = True
-                run.errors.append(
-                    ScanIssue(
-                        path=target.source,
-                        scanner=scanner.name,
-                        reason=f"scanner error: {type(exc).__name__}: {exc}",
-                    )
-                )
-        return observations, failed
+    def _workers(self, tasks: int) -> int:
+        if self.workers is not None:
+            return self.workers
+        # A custom registry cannot be rebuilt in a worker process; small scans
+        # are faster without the cost of starting workers.
+        if self.registry is not default_registry() or tasks < _POOL_MIN_TASKS:
+            return 1
+        return max(1, min(os.cpu_count() or 1, 4))
 
     def _scan_log(
         self,
@@ -463,7 +421,9 @@ class Discovery:
             return None
         run.counts.bytes_read += len(data)
         target = Target(kind=TargetKind.LOG, source=str(log), path=log, data=data)
-        observations, failed = self._run_scanners(run, target, scanners)
+        observations, issues = _run_scanners(target, scanners)
+        run.errors.extend(issues)
+        failed = bool(issues)
         note(observations)
         if failed:
             return None
@@ -496,10 +456,145 @@ class Discovery:
                 for p in paths
             ]
         for target in targets:
-            observations, failed = self._run_scanners(run, target, env_scanners)
+            observations, issues = _run_scanners(target, env_scanners)
+            run.errors.extend(issues)
+            failed = bool(issues)
             note(observations)
             if not failed:
                 yield SourceUpdate(source=target.source, observations=observations)
+
+
+@dataclass(frozen=True)
+class _FileTask:
+    """One changed (or new) file to read and scan; picklable for worker processes."""
+
+    source: str
+    root: str
+    project: str
+    size: int
+    mtime_ns: int
+    signature: str
+    scanners: tuple[str, ...]
+    known_sha256: str | None
+    known_scanners: str | None
+
+
+@dataclass
+class _FileResult:
+    update: SourceUpdate | None
+    issues: list[ScanIssue] = field(default_factory=list)
+    bytes_read: int = 0
+    scanned: int = 0
+    unchanged: int = 0
+    failed: int = 0
+
+
+def _scan_file(task: _FileTask, by_name: dict[str, Scanner]) -> _FileResult:
+    """Read one file once, hash it, and run the scanners that want it."""
+    source, root = task.source, task.root
+    known = task.known_sha256 is not None
+    keep = SourceUpdate(source=source, root=root, observations=None) if known else None
+    scanners = [by_name[n] for n in task.scanners]
+    too_big = [s for s in scanners if task.size > s.max_bytes]
+    issues = [
+        ScanIssue(
+            path=source,
+            scanner=s.name,
+            reason=(
+                f"file is {_size(task.size)}, over the {_size(s.max_bytes)} limit "
+                f"of scanner {s.name}; skipped"
+            ),
+        )
+        for s in too_big
+    ]
+    readers = [s for s in scanners if s not in too_big]
+    if not readers:
+        return _FileResult(update=keep, issues=issues, failed=1)
+    try:
+        with open(source, "rb") as fh:
+            data = fh.read(max(s.max_bytes for s in readers) + 1)
+    except OSError as exc:
+        issues.append(ScanIssue(path=source, reason=_os_reason(exc)))
+        return _FileResult(update=keep, issues=issues, failed=1)
+    digest = hashlib.sha256(data).hexdigest()
+    state = FileState(
+        size=task.size, mtime_ns=task.mtime_ns, sha256=digest, scanners=task.signature
+    )
+    if task.known_sha256 == digest and task.known_scanners == task.signature:
+        return _FileResult(
+            update=SourceUpdate(source=source, root=root, observations=None, state=state),
+            bytes_read=len(data),
+            unchanged=1,
+        )
+    path = Path(source)
+    target = Target(
+        kind=TargetKind.FILE,
+        source=source,
+        path=path,
+        root=Path(root),
+        data=data,
+        project=Path(task.project),
+    )
+    observations, errors = _run_scanners(target, readers)
+    issues.extend(errors)
+    if issues:
+        # Keep what an earlier scan saw; do not remember the file, so it is retried.
+        update = keep or SourceUpdate(source=source, root=root, observations=observations)
+        return _FileResult(update=update, issues=issues, bytes_read=len(data), scanned=1, failed=1)
+    return _FileResult(
+        update=SourceUpdate(source=source, root=root, observations=observations, state=state),
+        bytes_read=len(data),
+        scanned=1,
+    )
+
+
+def _run_scanners(
+    target: Target, scanners: Sequence[Scanner]
+) -> tuple[list[Observation], list[ScanIssue]]:
+    """Everything the scanners yield for ``target``, and a record of each that failed."""
+    observations: list[Observation] = []
+    issues: list[ScanIssue] = []
+    for scanner in scanners:
+        try:
+            observations.extend(scanner.scan(target))
+        except TargetError as exc:
+            issues.append(
+                ScanIssue(
+                    path=target.source, scanner=scanner.name, reason=exc.reason, line=exc.line
+                )
+            )
+        except RecursionError:
+            issues.append(
+                ScanIssue(
+                    path=target.source,
+                    scanner=scanner.name,
+                    reason="too deeply nested to analyse (recursion limit)",
+                )
+            )
+        except MemoryError:
+            issues.append(
+                ScanIssue(path=target.source, scanner=scanner.name, reason="out of memory")
+            )
+        except Exception as exc:  # a scanner bug must not end the scan
+            issues.append(
+                ScanIssue(
+                    path=target.source,
+                    scanner=scanner.name,
+                    reason=f"scanner error: {type(exc).__name__}: {exc}",
+                )
+            )
+    return observations, issues
+
+
+_WORKER_SCANNERS: dict[str, Scanner] = {}
+
+
+def _init_worker(names: list[str]) -> None:
+    _WORKER_SCANNERS.update({s.name: s for s in default_registry().create(names)})
+
+
+def _scan_in_worker(task: _FileTask) -> _FileResult:
+    return _scan_file(task, _WORKER_SCANNERS)
 
 
 def _absolute(p: str | os.PathLike[str]) -> Path:

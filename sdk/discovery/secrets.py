@@ -448,7 +448,9 @@ def _line_candidates(
         for fm in rx.finditer(body):
             if not _is_placeholder(fm.group(0)):
                 cands.append(_Candidate(kind, fm.group(0), fm.start(), fm.end(), provider, True))
-    if ctx.keywords and len(body) <= _LONG_LINE:
+    # Where values must be quoted (code), a line without a quote holds no keyword secret.
+    quoted = ctx.unquoted_ok or '"' in body or "'" in body or "`" in body
+    if ctx.keywords and quoted and len(body) <= _LONG_LINE:
         if "Secret Keyword" in types:
             cands.extend(_keyword_candidates(body, ctx))
         if _HIGH_ENTROPY in types:

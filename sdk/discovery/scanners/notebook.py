@@ -21,8 +21,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
-import nbformat
-
 from aiposture.discovery.base import Observation, Scanner, Target, TargetError
 from aiposture.discovery.scanners._pyanalysis import (
     Analyzer,
@@ -122,6 +120,8 @@ def _load(text: str) -> list[dict[str, Any]]:
     if not isinstance(raw, dict):
         raise TargetError(f"not a notebook: the top level is a JSON {type(raw).__name__}")
     if "cells" not in raw and "worksheets" in raw:
+        import nbformat  # only for old notebooks: its import costs over a second
+
         try:
             nb = nbformat.convert(nbformat.from_dict(raw), 4)
         except Exception as exc:  # nbformat raises many kinds on malformed old notebooks

@@ -73,8 +73,9 @@ class PythonCodeScanner(Scanner):
         hits = find_secrets(text, filename=target.display_path)
         for hit in hits:
             report.secret_lines[(None, hit.line)] = hit.redacted
-        tree = parse_python(text, target.display_path)
+        # Text that cannot hold AI use is not parsed: a syntax error there hides nothing.
         if might_use_ai(text):
+            tree = parse_python(text, target.display_path)
             try:
                 Analyzer(report, target).run([Unit(tree, split_lines(text))])
             except RecursionError:
