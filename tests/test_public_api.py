@@ -66,3 +66,19 @@ def test_import_loads_no_heavy_module() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_every_package_folder_is_listed_in_pyproject() -> None:
+    import tomllib
+    from pathlib import Path
+
+    top = Path(__file__).parent.parent
+    config = tomllib.loads((top / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
+    found = set()
+    for folder, name in config["package-dir"].items():
+        base = top / name
+        for init in base.rglob("__init__.py"):
+            rel = init.parent.relative_to(base).parts
+            found.add(".".join((folder, *rel)))
+    assert found == listed
