@@ -8,7 +8,10 @@ Every error aiposture raises on purpose derives from :class:`AIPostureError`::
     │   └── AuditChainError  the audit log's hash chain is broken
     ├── ScanError            a scan as a whole cannot run (a missing root, ...)
     ├── NotFoundError        an id names nothing in the store
-    └── ExportError          an export cannot be built or fails validation
+    ├── ExportError          an export cannot be built or fails validation
+    └── LeakageIndexError    a leakage index cannot be used
+        ├── IndexMismatchError  built with another model, precision or a newer format
+        └── IndexCorruptError   a file of the index is missing, truncated or altered
 
 Errors about one file during a scan are not raised: they are recorded in the
 scan run (:class:`aiposture.models.ScanIssue`) and the scan goes on.
@@ -45,11 +48,26 @@ class ExportError(AIPostureError):
     """An export cannot be produced or does not validate."""
 
 
+class LeakageIndexError(AIPostureError):
+    """A leakage index cannot be built, loaded or used."""
+
+
+class IndexMismatchError(LeakageIndexError):
+    """The index was built with another embedding model, precision or a newer format."""
+
+
+class IndexCorruptError(LeakageIndexError):
+    """A file of the index is missing, truncated or does not match its checksum."""
+
+
 __all__ = [
     "AIPostureError",
     "AuditChainError",
     "ConfigError",
     "ExportError",
+    "IndexCorruptError",
+    "IndexMismatchError",
+    "LeakageIndexError",
     "NotFoundError",
     "ScanError",
     "StoreError",

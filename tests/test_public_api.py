@@ -23,6 +23,9 @@ EXPECTED = {
     "Finding",
     "FindingList",
     "FindingStatus",
+    "IndexCorruptError",
+    "IndexMismatchError",
+    "LeakageIndexError",
     "NotFoundError",
     "Posture",
     "Relation",
@@ -54,6 +57,9 @@ def test_errors_share_one_base() -> None:
         "NotFoundError",
         "ScanError",
         "StoreError",
+        "IndexCorruptError",
+        "IndexMismatchError",
+        "LeakageIndexError",
     ):
         assert issubclass(getattr(aiposture, name), aiposture.AIPostureError)
 
