@@ -67,6 +67,7 @@ class AssetKind(StrEnum):
     ENDPOINT = "endpoint"
     CREDENTIAL = "credential"
     PACKAGE = "package"
+    DATASET_INDEX = "dataset_index"
 
 
 class Environment(StrEnum):
@@ -144,6 +145,7 @@ class EvidenceKind(StrEnum):
     DOCUMENTATION = "documentation"
     LOG_LINE = "log_line"
     FILE = "file"
+    MODEL_OUTPUT = "model_output"
 
 
 def normalise_key(*parts: str | None) -> str:

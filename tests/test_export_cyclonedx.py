@@ -60,6 +60,7 @@ class Estate:
     model_file: Asset
     dataset: Asset
     agent: Asset
+    index: Asset
     relations: list[Relation]
     findings: list[Finding]
 
@@ -79,6 +80,7 @@ class Estate:
             self.model_file,
             self.dataset,
             self.agent,
+            self.index,
         ]
 
 
@@ -146,6 +148,7 @@ def estate(tmp_path: Path) -> Estate:
     )
     dataset = Asset.new(AssetKind.DATASET, "train.csv", data_sensitivity=Sensitivity.CONFIDENTIAL)
     agent = Asset.new(AssetKind.AGENT, "support-agent", owner="team-ai")
+    index = Asset.new(AssetKind.DATASET_INDEX, "train-leakage-index", key="/idx/train")
     relations = [
         observe.relate(app, RelationKind.USES_MODEL, gpt),
         observe.relate(app, RelationKind.CALLS_SERVICE, openai),
@@ -154,6 +157,7 @@ def estate(tmp_path: Path) -> Estate:
         observe.relate(app, RelationKind.CONTAINS, notebook),
         observe.relate(app, RelationKind.CONTAINS, credential),
         observe.relate(model_file, RelationKind.TRAINED_ON, dataset),
+        observe.relate(index, RelationKind.CONTAINS, dataset),
     ]
     findings = [
         observe.exposed_credential_finding(credential, secret_ev),
@@ -181,6 +185,7 @@ def estate(tmp_path: Path) -> Estate:
         model_file=model_file,
         dataset=dataset,
         agent=agent,
+        index=index,
         relations=relations,
         findings=findings,
     )
@@ -347,6 +352,7 @@ def test_each_non_credential_kind_maps_to_its_cyclonedx_type(estate: Estate) -> 
         estate.notebook.id: "application",
         estate.agent.id: "application",
         estate.dataset.id: "data",
+        estate.index.id: "data",
         estate.package.id: "library",
         estate.gpt.id: "machine-learning-model",
         estate.model_file.id: "machine-learning-model",
@@ -691,6 +697,7 @@ def test_build_bom_returns_a_library_bom_with_components_services_and_vulnerabil
             AssetKind.MODEL,
             AssetKind.MODEL_FILE,
             AssetKind.DATASET,
+            AssetKind.DATASET_INDEX,
             AssetKind.PACKAGE,
             AssetKind.APPLICATION,
             AssetKind.NOTEBOOK,

@@ -186,6 +186,7 @@ _COMPONENT_TYPES: dict[AssetKind, ComponentType] = {
     AssetKind.MODEL: ComponentType.MACHINE_LEARNING_MODEL,
     AssetKind.MODEL_FILE: ComponentType.MACHINE_LEARNING_MODEL,
     AssetKind.DATASET: ComponentType.DATA,
+    AssetKind.DATASET_INDEX: ComponentType.DATA,
     AssetKind.PACKAGE: ComponentType.LIBRARY,
     AssetKind.APPLICATION: ComponentType.APPLICATION,
     AssetKind.NOTEBOOK: ComponentType.APPLICATION,
