@@ -12,6 +12,7 @@ import platform
 import shutil
 import tempfile
 import time
+from importlib import import_module
 from pathlib import Path
 
 from benchmarks.tree import generate
@@ -93,21 +94,42 @@ def main() -> None:
     """Run the benchmarks and write their results."""
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument("--files", type=int, default=20_000)
+    parser.add_argument(
+        "--only",
+        choices=["scan", "embedding", "quality", "scale"],
+        action="append",
+        help="Run only these benchmarks (repeatable; default: all).",
+    )
     args = parser.parse_args()
+    wanted = set(args.only or ["scan", "embedding", "quality", "scale"])
     RESULTS.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="aiposture-bench-"))
-    try:
-        result = bench_scan(args.files, work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    result["machine"] = {
+    machine = {
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
-    (RESULTS / "scan_throughput.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    if "scan" in wanted:
+        work = Path(tempfile.mkdtemp(prefix="aiposture-bench-"))
+        try:
+            result = bench_scan(args.files, work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        result["machine"] = machine
+        (RESULTS / "scan_throughput.json").write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result, indent=2))
+    others = {
+        "embedding": ("benchmarks.embedding_speed", "embedding_speed.json"),
+        "quality": ("benchmarks.leakage_quality", "leakage_quality.json"),
+        "scale": ("benchmarks.leakage_scale", "leakage_scale.json"),
+    }
+    for key, (module, filename) in others.items():
+        if key not in wanted:
+            continue
+        figures = import_module(module).run()
+        figures.setdefault("machine", machine)
+        (RESULTS / filename).write_text(json.dumps(figures, indent=2) + "\n")
+        print(f"{key}: wrote benchmarks/results/{filename}")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,11 @@ __all__ = [
     "EvidenceKind",
     "Finding",
     "FindingStatus",
+    "LeakType",
+    "LeakageMatch",
+    "LeakageRecord",
+    "LeakageThresholds",
+    "OutputCheck",
     "Relation",
     "RelationKind",
     "Sanctioned",
@@ -490,3 +495,137 @@ class AuditReport(_Model):
     entries: int
     first_bad_seq: int | None = None
     problem: str | None = None
+
+
+# --- training-data leakage (aiposture.embeddings.leakage) ---------------------------
+
+
+class LeakType(StrEnum):
+    """How a model output repeats training data, from least to most severe."""
+
+    NONE = "none"
+    PARAPHRASE = "paraphrase"
+    NEAR_VERBATIM = "near-verbatim"
+    VERBATIM = "verbatim"
+
+    @property
+    def rank(self) -> int:
+        """Position in the order none < paraphrase < near-verbatim < verbatim."""
+        return _LEAK_ORDER.index(self)
+
+
+_LEAK_ORDER = [LeakType.NONE, LeakType.PARAPHRASE, LeakType.NEAR_VERBATIM, LeakType.VERBATIM]
+
+
+class LeakageRecord(_Model):
+    """One training record of a leakage index: an id, its text and where it comes from.
+
+    ``metadata`` keeps any other field or column of the input (JSON values).
+    """
+
+    id: str = Field(min_length=1)
+    text: str
+    dataset: str | None = None
+    source: str | None = None
+    sensitivity: str | None = Field(
+        default=None, description="Data classification, e.g. a Sensitivity value."
+    )
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class LeakageThresholds(_Model):
+    """The decision thresholds of the leakage check.
+
+    The defaults were calibrated on aiposture's leakage benchmark
+    (``benchmarks/leakage_quality.py``) and STS-B; :meth:`LeakageIndex.calibrate`
+    fits the near-verbatim and paraphrase thresholds to a user's labelled pairs.
+    """
+
+    verbatim_min_words: int = Field(
+        default=10, ge=3, description="An exact common run of this many words is verbatim."
+    )
+    boilerplate_df: float = Field(
+        default=0.002,
+        ge=0,
+        le=1,
+        description="A run found in more than this fraction of the chunks (and in more than "
+        "10) is boilerplate of the corpus, not a leak of one record.",
+    )
+    rare_df: float = Field(
+        default=0.01,
+        gt=0,
+        le=1,
+        description="Words in fewer than this fraction of the chunks (or fewer than 4) carry "
+        "the distinctive content that content overlap weighs; commoner words weigh nothing.",
+    )
+    min_distinctive: float = Field(
+        default=1.5,
+        ge=0,
+        description="Least distinctive content (the sum over words in common of "
+        "ln(C / chunks holding the word), C set by rare_df) a match must share; a match of "
+        "common words only repeats nothing specific to a record.",
+    )
+    near_verbatim_ratio: float = Field(
+        default=0.85,
+        ge=0,
+        le=1,
+        description="Character-level similarity of the aligned output and record windows.",
+    )
+    near_verbatim_content: float = Field(
+        default=0.6,
+        ge=0,
+        le=1,
+        description="Share of the aligned record window's distinctive words (IDF-weighted) "
+        "found in the output window.",
+    )
+    near_verbatim_min_words: int = Field(
+        default=8, ge=1, description="Fewest words in an aligned near-verbatim window."
+    )
+    paraphrase_similarity: float = Field(
+        default=0.75, ge=-1, le=1, description="Cosine similarity of output and record chunks."
+    )
+    paraphrase_content: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Share of distinctive words (IDF-weighted) common to both chunks.",
+    )
+
+
+class LeakageMatch(_Model):
+    """One place where a model output repeats a training record."""
+
+    record_id: str
+    chunk_index: int = Field(ge=0, description="Chunk of the record that matched.")
+    similarity: float = Field(
+        description="Cosine similarity of the record chunk and the output chunk (or the "
+        "passage of it holding the shared content, where that is closer)."
+    )
+    lexical_overlap: float = Field(
+        ge=0, le=1, description="Share of the shorter side's words in common word runs."
+    )
+    output_span: tuple[int, int] = Field(description="Character span in the output.")
+    record_span: tuple[int, int] = Field(description="Character span in the record text.")
+    record_excerpt: str = Field(default="", description="A short excerpt of the record span.")
+    leak_type: LeakType
+    score: float = Field(ge=0, le=1)
+    longest_run: int = Field(default=0, ge=0, description="Longest exact common run, in words.")
+    char_similarity: float = Field(
+        default=0.0, ge=0, le=1, description="Character-level similarity of the aligned windows."
+    )
+    content_overlap: float = Field(
+        default=0.0, ge=0, le=1, description="IDF-weighted share of distinctive words in common."
+    )
+    metadata: dict[str, Any] = Field(
+        default_factory=dict, description="The record's dataset, source and sensitivity."
+    )
+
+
+class OutputCheck(_Model):
+    """The leakage verdict on one model output: its worst leak type, score and matches."""
+
+    id: str
+    text_length: int = Field(ge=0)
+    leak_type: LeakType = LeakType.NONE
+    score: float = Field(default=0.0, ge=0, le=1)
+    matches: list[LeakageMatch] = Field(default_factory=list)

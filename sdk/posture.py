@@ -33,6 +33,7 @@ from aiposture.models import (
 from aiposture.views import AssetList, FindingList, RelationList, ScanList
 
 if TYPE_CHECKING:
+    from aiposture.leakage import LeakageService
     from aiposture.store.base import Store
 
 __all__ = ["DEFAULT_DB", "Posture", "default_actor", "resolve_db_url"]
@@ -79,6 +80,7 @@ class Posture:
         self.store = store
         self._registry = registry
         self.actor = actor or default_actor()
+        self._leakage: LeakageService | None = None
 
     @classmethod
     def open(
@@ -139,6 +141,15 @@ class Posture:
         )
 
     # -- inventory -------------------------------------------------------------
+    @property
+    def leakage(self) -> LeakageService:
+        """Training-data leakage: build indexes, check outputs, record leaks as findings."""
+        from aiposture.leakage import LeakageService
+
+        if self._leakage is None:
+            self._leakage = LeakageService(self)
+        return self._leakage
+
     @property
     def assets(self) -> AssetList:
         """Every asset, current and stale."""

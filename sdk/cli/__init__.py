@@ -24,7 +24,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from aiposture.errors import AIPostureError, ConfigError, NotFoundError, ScanError
+from aiposture.errors import (
+    AIPostureError,
+    ConfigError,
+    LeakageIndexError,
+    NotFoundError,
+    ScanError,
+)
 from aiposture.models import AssetKind, ScanRun, Severity
 
 if TYPE_CHECKING:
@@ -42,7 +48,12 @@ app = typer.Typer(
 export_app = typer.Typer(help="Export the inventory.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
+leakage_app = typer.Typer(
+    help="Training-data leakage: index a training set, check model outputs.",
+    no_args_is_help=True,
+)
 app.add_typer(audit_app, name="audit")
+app.add_typer(leakage_app, name="leakage")
 
 DbOption = Annotated[
     str | None,
@@ -271,13 +282,134 @@ def audit_verify(db: DbOption = None) -> None:
         raise _Failed
 
 
+class LeakFormat(StrEnum):
+    """Output format of ``leakage check``."""
+
+    table = "table"
+    json = "json"
+    sarif = "sarif"
+
+
+class LeakLevel(StrEnum):
+    """Leak types, least to most severe, for ``--fail-on``."""
+
+    paraphrase = "paraphrase"
+    near_verbatim = "near-verbatim"
+    verbatim = "verbatim"
+
+
+_LEVELS = [LeakLevel.paraphrase, LeakLevel.near_verbatim, LeakLevel.verbatim]
+
+
+@leakage_app.command("build")
+def leakage_build(
+    data: Annotated[
+        list[Path],
+        typer.Argument(help="Training data: JSONL, CSV, Parquet files or folders of text files."),
+    ],
+    index: Annotated[Path, typer.Option("--index", help="Folder to write the index to.")],
+    id_field: Annotated[str, typer.Option(help="Name of the id field or column.")] = "id",
+    text_field: Annotated[str, typer.Option(help="Name of the text field or column.")] = "text",
+    dataset: Annotated[
+        str | None, typer.Option(help="Dataset name for the inventory (default: file name).")
+    ] = None,
+    sensitivity: Annotated[
+        str | None, typer.Option(help="public, internal, confidential or restricted.")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show progress bars on stderr.")] = True,
+    db: DbOption = None,
+) -> None:
+    """Index training data so model outputs can be checked against it."""
+    for d in data:
+        if not d.exists():
+            raise ConfigError(f"no such file or folder: {d}")
+    with _posture(db) as p:
+        idx = p.leakage.build(
+            [str(d) for d in data],
+            index,
+            dataset=dataset,
+            sensitivity=sensitivity,
+            progress=progress,
+            id_field=id_field,
+            text_field=text_field,
+        )
+        counts = idx.manifest.get("counts", {})
+    err.print(
+        f"indexed {counts.get('records', '?')} records in {counts.get('chunks', '?')} chunks "
+        f"-> {index}"
+    )
+
+
+@leakage_app.command("check")
+def leakage_check(
+    outputs: Annotated[
+        list[Path],
+        typer.Argument(help="Model outputs: JSONL/CSV/Parquet with id and text, or text files."),
+    ],
+    index: Annotated[Path, typer.Option("--index", help="Folder of the index to check against.")],
+    fmt: Annotated[LeakFormat, typer.Option("--format", help="Output format.")] = LeakFormat.table,
+    fail_on: Annotated[
+        LeakLevel, typer.Option(help="Exit 1 when a leak of this type or worse is found.")
+    ] = LeakLevel.paraphrase,
+    model: Annotated[
+        str | None,
+        typer.Option(help="Model that wrote the outputs: leaks become findings on it."),
+    ] = None,
+    id_field: Annotated[str, typer.Option(help="Name of the id field or column.")] = "id",
+    text_field: Annotated[str, typer.Option(help="Name of the text field or column.")] = "text",
+    progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
+    db: DbOption = None,
+) -> None:
+    """Check model outputs for training data; exit 1 on a leak at or above --fail-on."""
+    from aiposture.embeddings.leakage import load_texts
+
+    texts: dict[str, str] = {}
+    for path in outputs:
+        if not path.exists():
+            raise ConfigError(f"no such file or folder: {path}")
+        texts.update(load_texts(path, id_field=id_field, text_field=text_field))
+    if model is not None:
+        with _posture(db) as p:
+            report = p.leakage.check(texts, index=index, model=model, progress=progress)
+    else:
+        from aiposture.embeddings.leakage import LeakageIndex
+
+        report = LeakageIndex.load(index).check(texts, progress=progress)
+    if fmt is LeakFormat.json:
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    elif fmt is LeakFormat.sarif:
+        sys.stdout.write(json.dumps(report.to_sarif(), indent=2, ensure_ascii=False) + "\n")
+    else:
+        table = Table(title=f"{len(report.results)} output(s) checked", header_style="bold")
+        for col in ("output", "leak", "score", "record", "output span", "record span"):
+            table.add_column(col)
+        for r in report.results:
+            top = r.matches[0] if r.matches else None
+            table.add_row(
+                r.id,
+                r.leak_type.value,
+                f"{r.score:.2f}",
+                top.record_id if top else "",
+                str(list(top.output_span)) if top else "",
+                str(list(top.record_span)) if top else "",
+            )
+        out.print(table)
+    threshold = _LEVELS.index(fail_on)
+    worst = [
+        r for r in report.results if r.leak_type.value in {lv.value for lv in _LEVELS[threshold:]}
+    ]
+    if worst:
+        err.print(f"{len(worst)} output(s) leak training data ({fail_on.value} or worse)")
+        raise _Failed
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (see the module docstring)."""
     try:
         app(args=argv, standalone_mode=False)
     except _Failed:
         return 1
-    except (ScanError, ConfigError, NotFoundError, ValueError) as exc:
+    except (ScanError, ConfigError, NotFoundError, LeakageIndexError, ValueError) as exc:
         err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
         return 2
     except AIPostureError as exc:
