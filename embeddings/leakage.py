@@ -1332,28 +1332,27 @@ class _CheckState:
                         self.pair_cache.clear()
                     self.pair_cache[(text, key)] = f
                 found.append((oi, out, rec, rid, cidx, f))
-        self._local_similarity([(x[1], x[5]) for x in found])
+        self._local_similarity([(x[1], x[2], x[5]) for x in found])
         for oi, out, rec, rid, cidx, f in found:
             self._collect(oi, out, rec, rid, cidx, f)
             if self.keep is not None:
                 self.keep.setdefault(oi, []).append(f)
 
-    def _local_similarity(self, pairs: Sequence[tuple[_Text, _Features]]) -> None:
-        """Raise ``sim`` to the cosine of the output's passage holding the shared content.
+    def _local_similarity(self, pairs: Sequence[tuple[_Text, _Text, _Features]]) -> None:
+        """Raise ``sim`` to the cosine of the passages holding the shared content.
 
-        A paraphrase inside a long output shares its chunk with unrelated text, which
-        dilutes the chunk's embedding; the sentences holding the record's distinctive words
-        are embedded alone and compared with the record chunk.
+        A paraphrase inside a long output shares its chunk with unrelated text, and a
+        paraphrase of one sentence of a record is compared with the record's whole chunk;
+        both dilute the chunk embeddings. The sentences holding the distinctive words the
+        two have in common are embedded alone and compared with the other side's chunk and
+        passage.
         """
-        todo = [(out, f) for out, f in pairs if _wants_local(out, f)]
+        todo = [(out, rec, f) for out, rec, f in pairs if _wants_local(out, f)]
         if not todo:
             return
-        passages = [out.text[slice(*f.content_spans[0])] for out, f in todo if f.content_spans]
-        vecs = self._encode_outputs(passages)
-        self._rec_vectors(f.key for _, f in todo)
-        for (_out, f), v in zip(todo, vecs, strict=True):
-            f.local_done = True
-            f.sim = max(f.sim, float(np.dot(v, self.rec_vectors[f.key])))
+        self._rec_vectors(f.key for _, _, f in todo)
+        rec_vecs = [self.rec_vectors[f.key] for _, _, f in todo]
+        _raise_similarity(todo, rec_vecs, self._encode_outputs)
 
     def _collect(self, oi: int, out: _Text, rec: _Text, rid: str, cidx: int, f: _Features) -> None:
         lt, score = classify(f, self.th)
@@ -1478,7 +1477,8 @@ class _CheckState:
             zip(all_texts, np.asarray(emb.encode(all_texts, progress=progress)), strict=True)
         )
         result: list[list[_Features]] = []
-        local: list[tuple[_Text, _Features, str]] = []
+        local: list[tuple[_Text, _Text, _Features]] = []
+        local_vecs: list[NDArray[np.float32]] = []
         for (_, rtext), oc, rc in tqdm(
             list(zip(pairs, out_chunks, rec_chunks, strict=True)),
             disable=not progress,
@@ -1495,25 +1495,36 @@ class _CheckState:
                     f = self.an.features(out, rec, -1, sim, nwords)
                     feats.append(f)
                     if _wants_local(out, f):
-                        local.append((out, f, rtext_c))
+                        local.append((out, rec, f))
+                        local_vecs.append(vecs[rtext_c])
             result.append(feats)
-        if local:
-            passages = [
-                out.text[slice(*f.content_spans[0])] for out, f, _ in local if f.content_spans
-            ]
-            pv = self._encode_outputs(passages)
-            for (_out, f, rtext_c), v in zip(local, pv, strict=True):
-                f.local_done = True
-                f.sim = max(f.sim, float(np.dot(v, vecs[rtext_c])))
+        _raise_similarity(local, local_vecs, self._encode_outputs)
         return result
 
 
 def _wants_local(out: _Text, f: _Features) -> bool:
-    """Whether a pair's shared content sits in a passage worth embedding on its own."""
-    if f.local_done or f.content < LOCAL_CONTENT or f.content_spans is None:
-        return False
-    s, e = f.content_spans[0]
-    return e - s < 0.8 * len(out.text)
+    """Whether a pair's shared content sits in passages worth embedding on their own."""
+    return not f.local_done and f.content >= LOCAL_CONTENT and f.content_spans is not None
+
+
+def _raise_similarity(
+    pairs: Sequence[tuple[_Text, _Text, _Features]],
+    rec_vecs: Sequence[NDArray[np.float32]],
+    encode: Any,
+) -> None:
+    """Set each pair's ``sim`` to the best of chunk and passage cosines (see _local_similarity)."""
+    if not pairs:
+        return
+    texts: list[str] = []
+    for out, rec, f in pairs:
+        assert f.content_spans is not None
+        texts.append(out.text[slice(*f.content_spans[0])])
+        texts.append(rec.text[slice(*f.content_spans[1])])
+    vecs = encode(texts)
+    for n, ((_out, _rec, f), rv) in enumerate(zip(pairs, rec_vecs, strict=True)):
+        out_p, rec_p = vecs[2 * n], vecs[2 * n + 1]
+        f.local_done = True
+        f.sim = max(f.sim, float(np.dot(out_p, rv)), float(np.dot(out_p, rec_p)))
 
 
 def _stored_vectors(vectors: Any, keys: Sequence[int]) -> NDArray[np.float32] | None:
