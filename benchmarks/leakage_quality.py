@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.leakage_corpus import KINDS, Corpus, Output, generate
+from benchmarks.leakage_corpus import KINDS, Corpus, Output, generate, norm_words
 
 RESULTS = Path(__file__).parent / "results"
 STSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "stsb_pairs_dev.jsonl"
@@ -138,44 +138,38 @@ def tuned_baseline(
 def exact_substring_scores(
     records: Sequence[str], outputs: Sequence[str], k_max: int = 64
 ) -> list[int]:
-    """Longest run of whitespace tokens each output shares verbatim with any record."""
+    """Longest run of whitespace tokens each output shares verbatim with any record.
+
+    Tokens are compared exactly (case and punctuation as they are); runs are found by
+    hashing every k-token window of the corpus and of the outputs, for k = 1, 2, ...
+    """
     vocab: dict[str, int] = {}
 
     def ids(text: str) -> list[int]:
         return [vocab.setdefault(t, len(vocab)) for t in text.split()]
 
-    rec_ids = [ids(r) for r in records]
-    out_ids = [ids(o) for o in outputs]
-    base = len(vocab) + 1
-    corpus: list[int] = []
-    for n, r in enumerate(rec_ids):
-        corpus.extend(r)
-        corpus.append(base + n)  # a separator no output holds
-    c = np.array(corpus, dtype=np.uint64)
+    def joined(texts: Sequence[str], first_sep: int) -> np.ndarray:
+        seq: list[int] = []
+        for n, text in enumerate(texts):
+            seq.extend(ids(text))
+            seq.append(first_sep + n)  # a separator no other text holds
+        return np.array(seq, dtype=np.uint64)
+
+    corpus = joined(records, 1 << 40)
+    outs = joined(outputs, 1 << 50)
+    owner = np.repeat(np.arange(len(outputs)), [len(o.split()) + 1 for o in outputs])
     mult = np.uint64(0x9E3779B97F4A7C15)
-
-    def grams(arr: np.ndarray, k: int) -> np.ndarray:
-        m = len(arr) - k + 1
-        if m <= 0:
-            return np.empty(0, np.uint64)
-        h = np.zeros(m, np.uint64)
-        for j in range(k):
-            h = h * mult + arr[j : j + m] + np.uint64(1)
-        return h
-
     best = np.zeros(len(outputs), dtype=np.int64)
-    alive = np.arange(len(outputs))
+    h_c = np.zeros(len(corpus), np.uint64)
+    h_o = np.zeros(len(outs), np.uint64)
     for k in range(1, k_max + 1):
-        table = np.unique(grams(c, k))
-        still = []
-        for i in alive:
-            g = grams(np.array(out_ids[i], dtype=np.uint64), k)
-            if len(g) and np.isin(g, table).any():
-                best[i] = k
-                still.append(i)
-        alive = np.array(still, dtype=np.int64)
-        if not len(alive):
+        # the hash of the k tokens starting at each position (the last k-1 are left over)
+        h_c = h_c[: len(corpus) - k + 1] * mult + corpus[k - 1 :] + np.uint64(1)
+        h_o = h_o[: len(outs) - k + 1] * mult + outs[k - 1 :] + np.uint64(1)
+        hit = np.isin(h_o, np.unique(h_c))
+        if not hit.any():
             break
+        best[np.unique(owner[: len(h_o)][hit])] = k
     return best.tolist()
 
 
@@ -258,6 +252,7 @@ def _evaluate_aiposture(
     confusion: dict[str, Counter[str]] = {k: Counter() for k in KINDS}
     attribution: dict[str, list[bool]] = {k: [] for k in LEAK_KINDS}
     spans: list[bool] = []
+    same_words: list[bool] = []
     for o, r in zip(outs, report.results, strict=True):
         confusion[o.kind][r.leak_type.value] += 1
         if o.kind != "none" and r.matches:
@@ -266,6 +261,11 @@ def _evaluate_aiposture(
                 o.record_id or ""
             )
             attribution[o.kind].append(same)
+            if top.leak_type.value == "verbatim":
+                same_words.append(
+                    norm_words(o.text[slice(*top.output_span)])
+                    == norm_words(rec_text[top.record_id][slice(*top.record_span)])
+                )
             if o.kind == "verbatim" and r.leak_type.value == "verbatim" and o.output_span:
                 s, e = top.output_span
                 ts, te = o.output_span
@@ -278,6 +278,7 @@ def _evaluate_aiposture(
         k: round(float(np.mean(v)), 4) if v else None for k, v in attribution.items()
     }
     res["verbatim_span_iou_0_5"] = round(float(np.mean(spans)), 4) if spans else None
+    res["verbatim_spans_same_words"] = round(float(np.mean(same_words)), 4) if same_words else None
     res["check_seconds"] = round(seconds, 2)
     res["outputs_per_second"] = round(len(outs) / seconds, 1)
     by_sub: dict[str, dict[str, Any]] = {}
@@ -380,7 +381,17 @@ def run(
             rule.append(best >= 0.5)
         gold = [r["score"] for r in stsb]
         label = [r["label"] == 1 for r in stsb]
+        cos_arr, lab_arr = np.array(cos), np.array(label)
+        best_cos = max(
+            (prf(cos_arr >= t, lab_arr)["f1"], round(float(t), 3))
+            for t in np.arange(0.5, 0.99, 0.01)
+        )
         stsb_res |= {
+            "cosine_threshold_best_f1": {"threshold": best_cos[1], "f1": best_cos[0]},
+            "paraphrase_rule_thresholds": {
+                "similarity": index.thresholds.paraphrase_similarity,
+                "content": index.thresholds.paraphrase_content,
+            },
             "spearman_paraphrase_score": round(float(spearmanr(para_scores, gold).statistic), 4),
             "spearman_cosine": round(float(spearmanr(cos, gold).statistic), 4),
             "paraphrase_rule_label_1": prf(rule, label),

@@ -247,6 +247,7 @@ class _Features:
     window_mass: float = 0.0
     content: float = 0.0
     shared_mass: float = 0.0
+    shared_facts: int = 0
     content_spans: tuple[tuple[int, int], tuple[int, int]] | None = None
     local_done: bool = False
 
@@ -331,6 +332,7 @@ def classify_scores(f: _Features, th: LeakageThresholds) -> dict[str, float]:
         f.sim >= th.paraphrase_similarity
         and f.content >= th.paraphrase_content
         and f.shared_mass >= m_min
+        and f.shared_facts >= th.min_facts
     )
     if para:
         s_p = 0.5 + 0.15 * (
@@ -342,6 +344,7 @@ def classify_scores(f: _Features, th: LeakageThresholds) -> dict[str, float]:
             * _ratio(max(f.sim, 0.0), th.paraphrase_similarity)
             * _ratio(f.content, th.paraphrase_content)
             * _ratio(f.shared_mass, m_min)
+            * _ratio(f.shared_facts, th.min_facts)
         )
     return {
         LeakType.VERBATIM.value: s_v,
@@ -402,11 +405,13 @@ class _Analyser:
         rec_words: Iterable[str],
         *,
         fuzzy: bool = False,
+        recall: bool = False,
     ) -> tuple[float, float, set[str]]:
         """Share of distinctive content in common, its mass, and the words in common.
 
         Distinctive content is weighed by rarity in the corpus; the share is relative to the
-        side with less of it (the output counting only words the corpus knows).
+        side with less of it (the output counting only words the corpus knows), or with
+        ``recall`` to the record's. ``fuzzy`` also counts words one or two typos apart.
         """
         rset = set(rec_words)
         oset = set(out_words)
@@ -440,8 +445,31 @@ class _Analyser:
                         matched += rw[w]
                         mass_o += rw[w]
                         shared.add(w)
+        if recall:
+            return min(1.0, matched / mass_r), matched, shared
         denom = min(mass_o, mass_r)
         return (min(1.0, matched / denom) if denom > 0 else 0.0), matched, shared
+
+    def facts(self, rec: _Text, shared: set[str], w0: int = 0, w1: int | None = None) -> int:
+        """How many separate facts the shared distinctive terms make in the record.
+
+        Distinctive terms next to each other (at most one word apart) are one fact: a name,
+        a product, an address; an id elsewhere is another.
+        """
+        keep = {w for w in shared if self._rec_weight(w) > 0}
+        if not keep:
+            return 0
+        end = len(rec.words) if w1 is None else w1
+        pos = [i for i in range(w0, end) if rec.words[i] in keep]
+        pos += [a for a, b, term in rec.numbers if term in keep and a >= w0 and b <= end]
+        pos.sort()
+        facts = 0
+        last = -10
+        for p in pos:
+            if p - last > 2:
+                facts += 1
+            last = p
+        return facts
 
     def mass(self, words: Iterable[str]) -> float:
         """Distinctive content of the distinct ``words`` (record side)."""
@@ -469,6 +497,7 @@ class _Analyser:
 
         f = _Features(key=key, sim=sim)
         f.content, f.shared_mass, shared = self.content(out.terms(), rec.terms())
+        f.shared_facts = self.facts(rec, shared)
         f.content_spans = _content_spans(out, rec, shared, self)
         if not (out.wset & rec.wset):
             return f
@@ -505,7 +534,7 @@ class _Analyser:
             b = " ".join(rec.words[r0:r1])
             f.char_sim = max(fuzz.ratio(a, b), fuzz.token_sort_ratio(a, b)) / 100.0
             f.window_content, f.window_mass, _ = self.content(
-                out.terms(o0, o1), rec.terms(r0, r1), fuzzy=True
+                out.terms(o0, o1), rec.terms(r0, r1), fuzzy=True, recall=True
             )
         return f
 
@@ -963,9 +992,11 @@ class LeakageIndex:
     ) -> LeakageThresholds:
         """Fit the near-verbatim and paraphrase thresholds to labelled examples.
 
-        For each type, the thresholds chosen give the highest recall at which precision on
-        the pairs is still ``target_precision`` or more (ties: the higher F1, then the
-        stricter thresholds). Verbatim and boilerplate settings are kept.
+        For each type, the thresholds chosen give the highest recall of that type's examples
+        at which precision against the non-leak examples is still ``target_precision`` or
+        more (ties: the higher F1, then the stricter thresholds); types are fitted in order
+        of severity, each with the rules fitted before it in force. With boolean labels every
+        leak counts for every type. ``verbatim_min_words`` and ``boilerplate_df`` are kept.
 
         Args:
             labelled_pairs: ``(output, record_text, label)`` tuples or mappings with keys
@@ -1645,6 +1676,8 @@ def _pick(
 
 
 _MASS_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)
+#: A fitted setting may give up this much recall on the pairs for stricter thresholds.
+_RECALL_SLACK = 0.01
 
 
 def fit_thresholds(
@@ -1676,6 +1709,7 @@ def fit_thresholds(
     sim, content = col("sim"), col("content")
     char, wcontent, wwords = col("char_sim"), col("window_content"), col("window_words")
     wmass, smass = col("window_mass"), col("shared_mass")
+    sfacts = col("shared_facts")
 
     def per_pair(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
         out = np.zeros(n, dtype=bool)
@@ -1687,40 +1721,52 @@ def fit_thresholds(
     if LeakType.VERBATIM in kinds:
         positive = lab == LeakType.VERBATIM.rank if typed else leak
         consider = positive | ~leak  # other leak types are neither right nor wrong here
-        found: tuple[Any, ...] | None = None
+        trials: list[tuple[float, float, float]] = []  # precision, recall, m
         for m in _MASS_GRID:
             trial = th.model_copy(update={"min_distinctive": m})
             pred = per_pair(np.array([verbatim_run(f, trial)[0] > 0 for f in flat], dtype=bool))
             p, r, _f1 = _pick(pred[consider], positive[consider], target_precision)
-            key = (p >= target_precision, r if p >= target_precision else p, m)
-            if found is None or key > found:
-                found = key
-        if found is not None and positive.any():
-            th.min_distinctive = float(found[2])
+            trials.append((p, r, m))
+        good = [t for t in trials if t[0] >= target_precision]
+        if positive.any() and good:
+            top = max(r for _, r, _ in good)
+            th.min_distinctive = max(m for _, r, m in good if r >= top - _RECALL_SLACK)
+        elif positive.any():
+            th.min_distinctive = max(trials)[2]
     m_min = th.min_distinctive
     verbatim = np.array([verbatim_run(f, th)[0] > 0 for f in flat], dtype=bool)
-    grid_hi = np.round(np.arange(0.30, 1.0, 0.01), 2)
+    grid_hi = np.round(np.arange(0.50, 1.0, 0.01), 2)
     grid_c = np.round(np.arange(0.0, 1.0, 0.05), 2)
 
     def search(
-        rule: Any, positive: NDArray[np.bool_], a_grid: Any, b_grid: Any, fixed: NDArray[np.bool_]
+        rule: Any,
+        positive: NDArray[np.bool_],
+        consider: NDArray[np.bool_],
+        a_grid: Any,
+        b_grid: Any,
+        fixed: NDArray[np.bool_],
     ) -> tuple[float, float] | None:
+        positive = positive[consider]
         if not positive.any() or positive.all():
             return None
-        best: tuple[Any, ...] | None = None
+        ok: list[tuple[float, float, float, float]] = []  # recall, f1, a, b
         fallback: tuple[Any, ...] | None = None
         for a in a_grid:
             for b in b_grid:
-                pred = per_pair(fixed | rule(a, b))
+                pred = per_pair(fixed | rule(a, b))[consider]
                 p, r, f1 = _pick(pred, positive, target_precision)
-                key = (r, f1, a, b)
-                if p >= target_precision and (best is None or key > best):
-                    best = key
+                if p >= target_precision:
+                    ok.append((r, f1, float(a), float(b)))
                 fkey = (p, r, a, b)
                 if fallback is None or fkey > fallback:
                     fallback = fkey
-        if best is not None:
-            return float(best[2]), float(best[3])
+        if ok:
+            # the strictest thresholds whose recall is within a point of the best: a looser
+            # setting that gains nothing on these pairs would only add false alarms elsewhere
+            top = max(r for r, _, _, _ in ok)
+            close = [x for x in ok if x[0] >= top - _RECALL_SLACK]
+            _r, _f, a_best, b_best = max(close, key=lambda x: (x[2] + x[3], x[1]))
+            return a_best, b_best
         assert fallback is not None
         warnings.warn(
             f"precision {target_precision:.2f} is not reachable on these pairs; the thresholds "
@@ -1730,12 +1776,15 @@ def fit_thresholds(
         )
         return float(fallback[2]), float(fallback[3])
 
+    # Typed labels: each type is fitted on its own examples against the non-leaks (a pair
+    # of another leak type caught by this rule is no false alarm).
     if LeakType.NEAR_VERBATIM in kinds:
-        positive = lab >= LeakType.NEAR_VERBATIM.rank if typed else leak
+        positive = lab == LeakType.NEAR_VERBATIM.rank if typed else leak
         words_ok = (wwords >= th.near_verbatim_min_words) & (wmass >= m_min)
         got = search(
             lambda a, b: words_ok & (char >= a) & (wcontent >= b),
             positive,
+            positive | ~leak if typed else np.ones(n, dtype=bool),
             grid_hi,
             grid_c,
             verbatim,
@@ -1749,10 +1798,12 @@ def fit_thresholds(
             & (char >= th.near_verbatim_ratio)
             & (wcontent >= th.near_verbatim_content)
         )
-        mass_ok = smass >= m_min
+        mass_ok = (smass >= m_min) & (sfacts >= th.min_facts)
+        positive = lab == LeakType.PARAPHRASE.rank if typed else leak
         got = search(
             lambda a, b: mass_ok & (sim >= a) & (content >= b),
-            leak,
+            positive,
+            positive | ~leak if typed else np.ones(n, dtype=bool),
             grid_hi,
             grid_c,
             verbatim | nv,

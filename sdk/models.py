@@ -565,27 +565,33 @@ class LeakageThresholds(_Model):
         "ln(C / chunks holding the word), C set by rare_df) a match must share; a match of "
         "common words only repeats nothing specific to a record.",
     )
+    min_facts: int = Field(
+        default=2,
+        ge=0,
+        description="Least number of separate facts (groups of neighbouring distinctive "
+        "words: a name, an id, an amount) a paraphrase must share with its record.",
+    )
     near_verbatim_ratio: float = Field(
-        default=0.85,
+        default=0.84,
         ge=0,
         le=1,
         description="Character-level similarity of the aligned output and record windows.",
     )
     near_verbatim_content: float = Field(
-        default=0.6,
+        default=0.85,
         ge=0,
         le=1,
-        description="Share of the aligned record window's distinctive words (IDF-weighted) "
-        "found in the output window.",
+        description="Share of the aligned record window's distinctive content (rarity-"
+        "weighted, typos tolerated) found in the output window.",
     )
     near_verbatim_min_words: int = Field(
         default=8, ge=1, description="Fewest words in an aligned near-verbatim window."
     )
     paraphrase_similarity: float = Field(
-        default=0.75, ge=-1, le=1, description="Cosine similarity of output and record chunks."
+        default=0.53, ge=-1, le=1, description="Cosine similarity of output and record chunks."
     )
     paraphrase_content: float = Field(
-        default=0.5,
+        default=0.75,
         ge=0,
         le=1,
         description="Share of distinctive words (IDF-weighted) common to both chunks.",
