@@ -11,35 +11,46 @@ Index a training set once, then check any model output against it::
 How an output is checked
 ------------------------
 Every record is cut into token windows (:mod:`~aiposture.embeddings.chunking`); each chunk
-is embedded into a FAISS index (semantic signal) and its word shingles into an inverted
-index (lexical signal). An output is cut the same way; each output chunk gets candidates
-from both: its nearest record chunks by cosine and the record chunks sharing word shingles
-with it (so a ten-word verbatim span inside a long unrelated output is found even where the
-chunk's embedding is not close). Each (output chunk, record chunk) candidate is then
-measured:
+is embedded into a FAISS index (semantic signal) and its 3-word shingles go into an
+inverted index (lexical signal); the index also counts in how many chunks each word occurs.
+An output is cut the same way, and each output chunk gets candidates from both signals: its
+nearest record chunks by cosine, and the record chunks sharing the most shingles with it
+(shingles found in many chunks, boilerplate, are ignored), so a ten-word verbatim span
+inside a long unrelated output, or a copy with an edit every few words, is found even
+where the chunk's embedding is not close. Each (output chunk, record chunk) candidate is
+then measured:
 
-* **similarity**: cosine of the two chunk embeddings;
-* **common word runs** (case and punctuation ignored): the longest one, and the share of
-  words they cover (``lexical_overlap``, relative to the shorter chunk);
-* **boilerplate**: how many chunks of the corpus hold the whole run; a run found in many
-  (a signature, a standard clause) is the corpus's boilerplate, not one record's leak;
+* **distinctive content**: each word weighs by its rarity in the corpus, ``ln(C / df)``
+  for a word found in ``df`` chunks, 0 for words in ``C`` chunks or more (``C`` set by
+  ``rare_df``): names, ids and amounts weigh, common and template words do not. A number
+  written with separators also counts whole (``1,392.78`` as ``139278``).
+* **content overlap**: the share of distinctive content the two have in common, relative
+  to the side with less of it (words of the output the corpus never holds are the model's
+  own and count neither way); its mass, and into how many separate **facts** (groups of
+  neighbouring distinctive words: a name, an id) it falls;
+* **similarity**: cosine of the two chunk embeddings, or of the passages holding the
+  shared content where that is higher (a paraphrase inside a long output, or of one
+  sentence of a long record, would otherwise be diluted);
+* **common word runs** (case and punctuation ignored): the longest, and the share of the
+  shorter chunk's words they cover (``lexical_overlap``); a run is **boilerplate** when
+  many chunks hold the whole of it (a signature, a standard clause);
 * **aligned windows**: the runs are clustered into one window of each text, compared by
-  character-level similarity (``char_similarity``, typos and reordering tolerated);
-* **content overlap**: the share of *distinctive* words (weighted by rarity in the corpus:
-  names, ids, amounts; common and template words weigh nothing) the two sides have in
-  common, relative to the side with less distinctive content; words of the output the
-  corpus never contains are the model's own and count neither way.
+  character similarity (``char_similarity``, typos and reordering tolerated) and by the
+  share of the record window's distinctive content in the output window (typos tolerated).
 
-The classification (thresholds in :class:`~aiposture.models.LeakageThresholds`):
+The classification (thresholds in :class:`~aiposture.models.LeakageThresholds`, defaults
+fitted by ``benchmarks/leakage_quality.py``):
 
-* ``verbatim``: a run of at least ``verbatim_min_words`` words (or the whole record, if
-  shorter but at least 5 words) that is not boilerplate;
+* ``verbatim``: a run of at least ``verbatim_min_words`` words (or the whole record, if it
+  has at least 5) that is not boilerplate and carries ``min_distinctive`` of distinctive
+  content;
 * ``near-verbatim``: an aligned window of at least ``near_verbatim_min_words`` words with
-  character similarity ``>= near_verbatim_ratio`` and, within the windows,
-  typo-tolerant content overlap ``>= near_verbatim_content``;
-* ``paraphrase``: similarity ``>= paraphrase_similarity`` and content overlap
-  ``>= paraphrase_content``: the meaning is close *and* the record's specific facts are
-  there, which tells a paraphrase from an output on the same topic with other facts.
+  character similarity ``>= near_verbatim_ratio``, window content ``>=
+  near_verbatim_content`` and ``min_distinctive`` of distinctive content;
+* ``paraphrase``: similarity ``>= paraphrase_similarity``, content overlap ``>=
+  paraphrase_content``, ``min_distinctive`` of shared content in at least ``min_facts``
+  facts: the meaning is close *and* the record's specific facts are there, which tells a
+  paraphrase from an output on the same topic with other facts, or with the same template.
 
 Each type has a score in 0..1 that grows with its evidence; a match's score is the highest
 of them (0.5 or more for a leak, below 0.5 for a near miss). An output's leak type is the
@@ -273,6 +284,16 @@ def _excess(value: float, threshold: float) -> float:
     return 0.0 if threshold >= 1 else min(1.0, max(0.0, (value - threshold) / (1 - threshold)))
 
 
+def _near_miss(primary: float, *others: float) -> float:
+    """The score of a type whose conditions do not all hold: at most 0.45.
+
+    It follows the type's main evidence (``primary``: similarity, character similarity),
+    scaled down by up to 40 % as its other conditions fall short, so near misses are
+    still ordered by how close they came.
+    """
+    return 0.45 * primary * (0.6 + 0.4 * sum(others) / max(1, len(others)))
+
+
 def verbatim_run(
     f: _Features, th: LeakageThresholds
 ) -> tuple[int, tuple[int, int, int, int] | None]:
@@ -321,12 +342,11 @@ def classify_scores(f: _Features, th: LeakageThresholds) -> dict[str, float]:
             + _excess(f.window_content, th.near_verbatim_content)
         )
     else:
-        s_nv = (
-            0.45
-            * _ratio(f.char_sim, th.near_verbatim_ratio)
-            * _ratio(f.window_content, th.near_verbatim_content)
-            * _ratio(f.window_words, th.near_verbatim_min_words)
-            * _ratio(f.window_mass, m_min)
+        s_nv = _near_miss(
+            _ratio(f.char_sim, th.near_verbatim_ratio),
+            _ratio(f.window_content, th.near_verbatim_content),
+            _ratio(f.window_words, th.near_verbatim_min_words),
+            _ratio(f.window_mass, m_min),
         )
     para = (
         f.sim >= th.paraphrase_similarity
@@ -339,12 +359,11 @@ def classify_scores(f: _Features, th: LeakageThresholds) -> dict[str, float]:
             _excess(f.sim, th.paraphrase_similarity) + _excess(f.content, th.paraphrase_content)
         )
     else:
-        s_p = (
-            0.45
-            * _ratio(max(f.sim, 0.0), th.paraphrase_similarity)
-            * _ratio(f.content, th.paraphrase_content)
-            * _ratio(f.shared_mass, m_min)
-            * _ratio(f.shared_facts, th.min_facts)
+        s_p = _near_miss(
+            _ratio(max(f.sim, 0.0), th.paraphrase_similarity),
+            _ratio(f.content, th.paraphrase_content),
+            _ratio(f.shared_mass, m_min),
+            _ratio(f.shared_facts, th.min_facts),
         )
     return {
         LeakType.VERBATIM.value: s_v,
@@ -1727,12 +1746,18 @@ def fit_thresholds(
             pred = per_pair(np.array([verbatim_run(f, trial)[0] > 0 for f in flat], dtype=bool))
             p, r, _f1 = _pick(pred[consider], positive[consider], target_precision)
             trials.append((p, r, m))
-        good = [t for t in trials if t[0] >= target_precision]
+        good = [t for t in trials if t[0] >= target_precision and t[1] > 0]
         if positive.any() and good:
             top = max(r for _, r, _ in good)
             th.min_distinctive = max(m for _, r, m in good if r >= top - _RECALL_SLACK)
-        elif positive.any():
-            th.min_distinctive = max(trials)[2]
+        elif positive.any() and any(r > 0 for _, r, _ in trials):
+            p_best, _, th.min_distinctive = max(t for t in trials if t[1] > 0)
+            warnings.warn(
+                f"precision {target_precision:.2f} is not reachable for verbatim on these "
+                f"pairs; min_distinctive with the best precision ({p_best:.2f}) was chosen",
+                RuntimeWarning,
+                stacklevel=3,
+            )
     m_min = th.min_distinctive
     verbatim = np.array([verbatim_run(f, th)[0] > 0 for f in flat], dtype=bool)
     grid_hi = np.round(np.arange(0.50, 1.0, 0.01), 2)
@@ -1755,9 +1780,9 @@ def fit_thresholds(
             for b in b_grid:
                 pred = per_pair(fixed | rule(a, b))[consider]
                 p, r, f1 = _pick(pred, positive, target_precision)
-                if p >= target_precision:
+                if p >= target_precision and r > 0:
                     ok.append((r, f1, float(a), float(b)))
-                fkey = (p, r, a, b)
+                fkey = (p if r > 0 else -1.0, r, a, b)
                 if fallback is None or fkey > fallback:
                     fallback = fkey
         if ok:

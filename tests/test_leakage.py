@@ -584,3 +584,18 @@ def test_no_warning_for_clean_input(embedder: Embedder, tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         LeakageIndex.build(tmp_path, embedder=embedder, progress=False)
+
+
+def test_calibrate_warns_when_the_target_precision_cannot_be_met(index: LeakageIndex) -> None:
+    record = RECORDS[4]["text"]
+    same = (
+        "Corvid Robotics GmbH pays Halcyon Freight Ltd EUR 412,500 within 45 days under "
+        "MSA-2021-0457."
+    )
+    pairs = [(same, record, True), (same, record, False), (UNRELATED, record, 0)]
+    before = index.thresholds
+    try:
+        with pytest.warns(RuntimeWarning, match="not reachable"):
+            index.calibrate(pairs, target_precision=0.99, kinds=["paraphrase"])
+    finally:
+        index.thresholds = before
