@@ -177,7 +177,88 @@ def _recall(
     return round(float(np.mean(same | tie)), 4)
 
 
-def bench_vectors(n: int, rng: np.random.Generator, work: Path, queries: int) -> dict[str, Any]:
+class _OutputEmbedder:
+    """Chunks and embeds a real 200-token output with the real model, as a check does."""
+
+    def __init__(self) -> None:
+        from aiposture.embeddings.chunking import ChunkParams, chunk_text
+        from aiposture.embeddings.embedder import get_embedder
+
+        self._chunk_text = chunk_text
+        self._params = ChunkParams()
+        self.embedder = get_embedder()
+        words = [
+            "the",
+            "patient",
+            "was",
+            "seen",
+            "on",
+            "monday",
+            "and",
+            "reported",
+            "pain",
+            "in",
+            "the",
+            "lower",
+            "back",
+            "after",
+            "a",
+            "fall",
+            "at",
+            "work",
+            "the",
+            "clinician",
+            "ordered",
+            "an",
+            "x",
+            "ray",
+            "and",
+            "prescribed",
+            "rest",
+            "with",
+            "follow",
+            "up",
+            "in",
+            "two",
+            "weeks",
+            "account",
+            "4417",
+            "was",
+            "billed",
+            "for",
+            "the",
+            "visit",
+            "and",
+            "the",
+            "claim",
+            "was",
+            "filed",
+            "with",
+            "the",
+            "insurer",
+        ]
+        count = OUTPUT_WORDS
+        while True:  # about 200 tokens, as the issue's outputs
+            self.text = " ".join(words[i % len(words)] for i in range(count))
+            self.tokens = len(self.embedder.token_offsets(self.text))
+            if self.tokens >= 200:
+                break
+            count += 5
+
+    def __call__(self) -> Floats:
+        offsets = self.embedder.token_offsets(self.text)
+        chunks = self._chunk_text("output", self.text, offsets, self._params)
+        vectors = self.embedder.encode([c.text for c in chunks], progress=False)
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def bench_vectors(
+    n: int,
+    rng: np.random.Generator,
+    work: Path,
+    queries: int,
+    embed_output: _OutputEmbedder | None = None,
+) -> dict[str, Any]:
     """Build, size, search and recall of the FAISS index at ``n`` vectors, with the baseline."""
     from aiposture.embeddings.index import FaissIndex
 
@@ -259,6 +340,17 @@ def bench_vectors(n: int, rng: np.random.Generator, work: Path, queries: int) ->
         _brute_force(matrix, bf_batch[start : start + 32], K)
     bf_qps = len(bf_batch) / (time.perf_counter() - t0)
 
+    end_to_end: dict[str, Any] | None = None
+    if embed_output is not None:
+        embed_output()  # warm up
+        end_to_end = {
+            **_latencies(lambda _i: index.search(embed_output(), K), 40),
+            "output_tokens": embed_output.tokens,
+            "embed_only": _latencies(lambda _i: embed_output(), 40),
+            "note": "a real ~200-token output chunked and embedded with the real model, "
+            "then its windows searched in this index (default threads)",
+        }
+
     sweep: list[dict[str, Any]] = []
     if index.kind == "ivf":
         default_nprobe = index.nprobe
@@ -323,6 +415,8 @@ def bench_vectors(n: int, rng: np.random.Generator, work: Path, queries: int) ->
             "batched_speedup": round(batched_qps / bf_qps, 1),
         },
     }
+    if end_to_end is not None:
+        result["one_output_embed_and_search"] = end_to_end
     if sweep:
         result["nprobe_sweep"] = sweep
     return result
@@ -441,6 +535,7 @@ def run(
     queries: int = 1000,
     lexical_sizes: tuple[int, ...] | None = None,
     seed: int = 0,
+    embed: bool = True,
 ) -> dict[str, Any]:
     """Measure the vector and lexical indexes at each size; return the figures.
 
@@ -450,6 +545,7 @@ def run(
         lexical_sizes: Numbers of chunk texts for the lexical benchmark (default: the
             sizes from 100,000 up, or the largest size if all are smaller).
         seed: Seed of every generator.
+        embed: Also time one real output embedded with the model and searched.
 
     Returns:
         A JSON-ready dict of figures.
@@ -484,11 +580,12 @@ def run(
         "vectors": [],
         "lexical": [],
     }
+    embed_output = _OutputEmbedder() if embed else None
     with tempfile.TemporaryDirectory(prefix="aiposture-leakage-scale-") as tmp:
         work = Path(tmp)
         for n in sizes:
             _log(f"vector index at {n:,} chunks")
-            result["vectors"].append(bench_vectors(n, rng, work, queries))
+            result["vectors"].append(bench_vectors(n, rng, work, queries, embed_output))
         for n in lexical_sizes:
             _log(f"shingle index at {n:,} chunk texts")
             result["lexical"].append(bench_lexical(n, rng, work))

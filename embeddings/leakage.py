@@ -1340,10 +1340,7 @@ class _CheckState:
         missing = [k for k in dict.fromkeys(keys) if k not in self.rec_vectors]
         if not missing:
             return
-        vecs = _stored_vectors(self.index._vectors, missing)
-        if vecs is None:
-            texts = [self._record_chunk(k)[0].text for k in missing]
-            vecs = np.asarray(self.index.embedder.encode(texts), dtype=np.float32)
+        vecs = self.index._vectors.reconstruct(np.asarray(missing, dtype=np.int64))
         if len(self.rec_vectors) > self._CACHE:
             self.rec_vectors.clear()
         self.rec_vectors.update(zip(missing, vecs, strict=True))
@@ -1575,20 +1572,6 @@ def _raise_similarity(
         out_p, rec_p = vecs[2 * n], vecs[2 * n + 1]
         f.local_done = True
         f.sim = max(f.sim, float(np.dot(out_p, rv)), float(np.dot(out_p, rec_p)))
-
-
-def _stored_vectors(vectors: Any, keys: Sequence[int]) -> NDArray[np.float32] | None:
-    """The stored vectors of ``keys``, read back from the vector index where it can."""
-    fn = getattr(vectors, "reconstruct", None)
-    if callable(fn):
-        return np.asarray(fn(np.asarray(keys, np.int64)), dtype=np.float32)
-    inner = getattr(vectors, "_index", None)
-    if getattr(vectors, "kind", None) == "flat" and inner is not None:
-        try:
-            return np.vstack([inner.reconstruct(int(k)) for k in keys]).astype(np.float32)
-        except (RuntimeError, AttributeError):
-            return None
-    return None
 
 
 def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:

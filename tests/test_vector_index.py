@@ -321,3 +321,29 @@ def test_importing_the_index_modules_does_not_load_faiss() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("flat_limit", [100_000, 256], ids=["flat", "ivf"])
+def test_reconstruct_returns_the_stored_vectors_and_survives_changes(
+    rng: np.random.Generator, tmp_path: Path, flat_limit: int
+) -> None:
+    vectors = clustered(rng, 1200, 16)
+    ids = rng.choice(10**9, 1200, replace=False).astype(np.int64)
+    index = FaissIndex(16, flat_limit=flat_limit)
+    index.add(ids[:1000], vectors[:1000])
+    order = [7, 3, 999, 0]
+    np.testing.assert_allclose(index.reconstruct(ids[order]), vectors[order], atol=1e-6)
+    assert index.reconstruct(np.array([], np.int64)).shape == (0, 16)
+
+    index.remove(ids[:10])
+    with pytest.raises(KeyError, match=str(ids[3])):
+        index.reconstruct(ids[[20, 3]])
+    index.add(ids[1000:], vectors[1000:])
+    np.testing.assert_allclose(index.reconstruct(ids[[1100, 20]]), vectors[[1100, 20]], atol=1e-6)
+
+    index.save(tmp_path / "v.idx")
+    loaded = FaissIndex.load(tmp_path / "v.idx")
+    assert loaded.kind == index.kind
+    np.testing.assert_allclose(
+        loaded.reconstruct(ids[[1199, 500]]), vectors[[1199, 500]], atol=1e-6
+    )
