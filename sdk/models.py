@@ -45,6 +45,7 @@ __all__ = [
     "ScanStatus",
     "Sensitivity",
     "Severity",
+    "Usage",
     "asset_id",
     "finding_id",
     "normalise_key",
@@ -112,6 +113,7 @@ class RelationKind(StrEnum):
     EXPOSES_TOOL = "exposes_tool"
     CONTAINS = "contains"
     DECLARED_IN = "declared_in"
+    DERIVED_FROM = "derived_from"
 
 
 class Severity(StrEnum):
@@ -201,6 +203,18 @@ class _Model(BaseModel):
         return self.model_dump(mode="json")
 
 
+class Usage(_Model):
+    """How much one client used something, aggregated from a log (egress, proxy, DNS)."""
+
+    user: str | None = Field(default=None, description="User name, where the log has one.")
+    client: str | None = Field(default=None, description="Client host or address.")
+    requests: int = Field(default=0, ge=0)
+    bytes_out: int = Field(default=0, ge=0, description="Bytes sent to the service.")
+    bytes_in: int = Field(default=0, ge=0, description="Bytes received from the service.")
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+
+
 class Evidence(_Model):
     """One sighting: what was seen where.
 
@@ -217,6 +231,9 @@ class Evidence(_Model):
     snippet: str | None = Field(default=None, description="A short, redacted excerpt.")
     detail: str | None = Field(default=None, description="What the scanner concluded.")
     scanner: str | None = None
+    usage: Usage | None = Field(
+        default=None, description="Aggregated use, for evidence from logs (one per client)."
+    )
 
     @field_validator("snippet")
     @classmethod
@@ -456,6 +473,10 @@ class ScanRun(_Model):
     status: ScanStatus = ScanStatus.RUNNING
     counts: ScanCounts = Field(default_factory=ScanCounts)
     errors: list[ScanIssue] = Field(default_factory=list)
+    warnings: list[ScanIssue] = Field(
+        default_factory=list,
+        description="Inputs read only in part (log lines skipped, with counts); not failures.",
+    )
 
     @property
     def duration_s(self) -> float | None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiposture.discovery.registry import ScannerRegistry
-from aiposture.errors import NotFoundError
+from aiposture.errors import ConfigError, NotFoundError
 from aiposture.models import (
     Asset,
     AssetKind,
@@ -30,6 +30,7 @@ from aiposture.models import (
     ScanRun,
     Severity,
 )
+from aiposture.settings import Settings
 from aiposture.views import AssetList, FindingList, RelationList, ScanList
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ class Posture:
         store: The store to read and write.
         registry: Scanners available to :meth:`discover` (built-ins by default).
         actor: Recorded in the audit log for changes made through this object.
+        settings: The configuration (defaults when not given).
     """
 
     def __init__(
@@ -76,15 +78,21 @@ class Posture:
         *,
         registry: ScannerRegistry | None = None,
         actor: str | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self.store = store
         self._registry = registry
         self.actor = actor or default_actor()
+        self.settings = settings if settings is not None else Settings()
         self._leakage: LeakageService | None = None
 
     @classmethod
     def open(
-        cls, url: str | os.PathLike[str] | None = None, *, actor: str | None = None
+        cls,
+        url: str | os.PathLike[str] | None = None,
+        *,
+        actor: str | None = None,
+        config: str | os.PathLike[str] | Settings | None = None,
     ) -> Posture:
         """Open (creating if needed) the store at ``url``.
 
@@ -92,13 +100,18 @@ class Posture:
             url: ``sqlite:///path``, a file path, or ``postgresql+psycopg://...``;
                 defaults to ``$AIPOSTURE_DB`` or ``~/.aiposture/posture.db``.
             actor: Who is acting, for the audit log (default ``user@host``).
+            config: A TOML configuration file or :class:`~aiposture.settings.Settings`;
+                by default ``$AIPOSTURE_CONFIG``, ``./aiposture.toml`` or
+                ``~/.aiposture/config.toml`` when present.
 
         Raises:
             StoreError: The store cannot be opened or migrated.
+            ConfigError: The configuration cannot be read or is invalid.
         """
         from aiposture.store import open_store
 
-        return cls(open_store(resolve_db_url(url)), actor=actor)
+        settings = config if isinstance(config, Settings) else Settings.load(config)
+        return cls(open_store(resolve_db_url(url)), actor=actor, settings=settings)
 
     # -- discovery -----------------------------------------------------------
     def discover(
@@ -110,6 +123,8 @@ class Posture:
         scanners: Sequence[str] | None = None,
         progress: bool = True,
         workers: int | None = None,
+        user_locations: bool = False,
+        log_format: str | None = None,
     ) -> ScanRun:
         """Find AI assets under ``paths`` and update the inventory.
 
@@ -124,20 +139,46 @@ class Posture:
             progress: Show a progress bar.
             workers: Processes that read and scan files (default: one for
                 small scans, one per core for large ones).
+            user_locations: Also scan the current user's MCP client configuration
+                files and Hugging Face cache
+                (:func:`aiposture.discovery.locations.user_locations`).
+            log_format: The format of the logs (``csv``, ``jsonl``, ``squid``, ``zeek``,
+                ``w3c``); detected from each log's first lines when None.
 
         Returns:
             The scan run, with counts and per-file errors.
 
         Raises:
             ScanError: A path does not exist, or there is nothing to scan.
+            ConfigError: An unknown scanner or log format.
         """
         from aiposture.discovery.engine import Discovery
+        from aiposture.discovery.logformats import FORMATS
+
+        if log_format is not None and log_format not in FORMATS:
+            raise ConfigError(f"unknown log format {log_format!r}; known: {', '.join(FORMATS)}")
 
         if isinstance(paths, str | os.PathLike):
             paths = [paths]
-        engine = Discovery(self.store, registry=self._registry, actor=self.actor, workers=workers)
+        paths = list(paths)
+        if user_locations:
+            from aiposture.discovery.locations import user_locations as found
+
+            paths += [p for p in found() if p not in paths]
+        engine = Discovery(
+            self.store,
+            registry=self._registry,
+            actor=self.actor,
+            workers=workers,
+            settings=self.settings,
+        )
         return engine.run(
-            list(paths), logs=logs, environment=environment, scanners=scanners, progress=progress
+            paths,
+            logs=logs,
+            environment=environment,
+            scanners=scanners,
+            progress=progress,
+            log_format=log_format,
         )
 
     # -- inventory -------------------------------------------------------------

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
-from aiposture import AssetKind, Posture, ScanError
+from aiposture import Asset, AssetKind, Posture, ScanError, Settings
+from aiposture.discovery.base import Scanner, Target
+from aiposture.discovery.engine import Discovery
+from aiposture.discovery.registry import ScannerRegistry
+from aiposture.store import open_store
 
 GOOD = (
     "from openai import OpenAI\n"
@@ -227,3 +234,60 @@ def test_worker_processes_find_what_one_process_finds(tmp_path: Path) -> None:
             )
     assert results[0] == results[1]
     assert results[0][0] and results[0][3]
+
+
+class _Probe(Scanner):
+    """Records what the engine hands it; reports one asset per file."""
+
+    name = "probe"
+    description = "test scanner that reads the file itself"
+    streams = True
+    max_bytes = 1 << 40
+    seen: ClassVar[list[tuple[bytes, dict[str, str]]]] = []
+
+    def accepts(self, path: Path) -> bool:
+        return path.suffix == ".weights"
+
+    def scan(self, target: Target) -> Iterator[Asset]:
+        _Probe.seen.append((target.data, dict(target.extra)))
+        assert target.path is not None
+        with open(target.path, "rb") as fh:
+            head = fh.read(4)
+        yield Asset.new(
+            AssetKind.MODEL_FILE,
+            target.path.name,
+            key=f"probe|{target.extra['sha256']}",
+            attributes={
+                "head": head.hex(),
+                "sanctioned_setting": list(self.settings.discovery.sanctioned_services),
+            },
+        )
+
+
+def test_a_streaming_scanner_gets_the_path_and_the_whole_files_hash_not_its_bytes(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "estate"
+    root.mkdir()
+    big = root / "big.weights"
+    with open(big, "wb") as fh:  # 12 MB: over the default 8 MB a reading scanner may take
+        fh.write(b"GGUF")
+        fh.seek(12 * 1024 * 1024 - 1)
+        fh.write(b"\x01")
+    reg = ScannerRegistry()
+    reg.register(_Probe)
+    settings = Settings.from_mapping({"discovery": {"sanctioned_services": ["openai"]}})
+    _Probe.seen.clear()
+    with open_store(f"sqlite:///{tmp_path / 'p.db'}") as store:
+        run = Discovery(store, registry=reg, settings=settings).run([root], progress=False)
+        assert run.errors == []
+        assert run.counts.bytes_read == big.stat().st_size
+        [(data, extra)] = _Probe.seen
+        assert data == b""
+        assert extra["sha256"] == hashlib.sha256(big.read_bytes()).hexdigest()
+        assert extra["size"] == str(big.stat().st_size)
+        [asset] = store.assets()
+        assert asset.attributes == {"head": b"GGUF".hex(), "sanctioned_setting": ["openai"]}
+        # unchanged on a rescan: not handed to the scanner again
+        Discovery(store, registry=reg, settings=settings).run([root], progress=False)
+        assert len(_Probe.seen) == 1

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from aiposture import AssetKind, Posture, RelationKind
+from aiposture import AssetKind, Posture, RelationKind, Sanctioned, Settings
 from aiposture.demo import Estate, build_estate
 
 
@@ -17,8 +17,11 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Estate, Posture, 
     base = tmp_path_factory.mktemp("e2e")
     estate = build_estate(base / "estate")
     db = base / "posture.db"
-    p = Posture.open(f"sqlite:///{db}", actor="e2e")
-    p.discover([estate.root], progress=False)
+    settings = Settings.from_mapping(
+        {"discovery": {"sanctioned_services": list(estate.sanctioned)}}
+    )
+    p = Posture.open(f"sqlite:///{db}", actor="e2e", config=settings)
+    p.discover([estate.root], logs=estate.logs, progress=False)
     yield estate, p, db
     p.close()
 
@@ -90,3 +93,61 @@ def test_planted_secrets_appear_nowhere_in_the_store_or_exports(
         for needle in (secret, secret[8:40]):
             for blob in blobs:
                 assert needle.encode() not in blob
+
+
+def test_model_files_are_found_and_only_the_malicious_pickle_is_unsafe(
+    scanned: tuple[Estate, Posture, Path],
+) -> None:
+    estate, p, _ = scanned
+    files = {a.name: a for a in p.assets if a.kind is AssetKind.MODEL_FILE}
+    assert estate.model_files <= set(files)
+    unsafe = [f for f in p.findings if f.rule_id == "AIP-MODEL-001"]
+    flagged = {f.asset_id for f in unsafe}
+    assert {a.name for a in files.values() if a.id in flagged} == estate.unsafe_model_files
+    [finding] = unsafe
+    assert "posix.system" in finding.title
+    # the same weights cached for two models are one content-addressed asset
+    assert len(files["model.safetensors"].locations) == 2
+
+
+def test_hub_cache_models_carry_revision_and_licence(scanned: tuple[Estate, Posture, Path]) -> None:
+    estate, p, _ = scanned
+    models = {a.name: a for a in p.assets if a.kind is AssetKind.MODEL}
+    assert estate.hub_models <= set(models)
+    llama = models["meta-llama/Llama-3.2-1B-Instruct"]
+    assert llama.attributes["license"] == "llama3.2"
+    assert llama.version is not None and len(llama.version) == 40
+    # the cached MiniLM is the model the notebook loads: one asset, both kinds of evidence
+    minilm = models["sentence-transformers/all-MiniLM-L6-v2"]
+    assert {e.kind.value for e in minilm.evidence} >= {"notebook_cell", "config"}
+
+
+def test_mcp_configs_give_one_server_per_identity_and_their_findings(
+    scanned: tuple[Estate, Posture, Path],
+) -> None:
+    _, p, _ = scanned
+    github = [a for a in p.assets if a.kind is AssetKind.MCP_SERVER and a.name == "github"]
+    assert len(github) == 1  # configured in Cursor and VS Code: one asset
+    assert {e.path.split("/")[-2] for e in github[0].evidence if e.path} == {".cursor", ".vscode"}
+    rules = {f.rule_id for f in p.findings}
+    assert {"AIP-MCP-001", "AIP-MCP-002", "AIP-MCP-003"} <= rules
+    [no_auth] = [f for f in p.findings if f.rule_id == "AIP-MCP-003"]
+    assert "kb-search" in no_auth.title
+
+
+def test_proxy_log_shows_sanctioned_and_shadow_ai(scanned: tuple[Estate, Posture, Path]) -> None:
+    estate, p, _ = scanned
+    seen = {
+        a.attributes.get("service_id", a.provider): a
+        for a in p.assets
+        if a.kind is AssetKind.AI_SERVICE and any(e.usage for e in a.evidence)
+    }
+    assert set(seen) == estate.logged_services
+    for sid, asset in seen.items():
+        expected = Sanctioned.SANCTIONED if sid in estate.sanctioned else Sanctioned.UNSANCTIONED
+        assert asset.sanctioned is expected, sid
+    shadow = {f.asset_id for f in p.findings if f.rule_id == "AIP-SHADOW-001"}
+    assert shadow == {seen[s].id for s in estate.shadow_services}
+    # eu.api.openai.com is a subdomain of the sanctioned OpenAI API: no finding
+    usage = [e.usage for e in seen["openai"].evidence if e.usage]
+    assert sum(u.requests for u in usage) == 3

@@ -406,6 +406,30 @@ def test_sightings_of_one_asset_are_merged_into_one_component() -> None:
     assert {o["location"] for o in occurrences} == {"/a.py", "/b.py"}
 
 
+def test_model_licences_are_spdx_ids_or_names_and_derived_models_depend_on_their_base() -> None:
+    base = observe.model("meta-llama/Llama-3.2-1B", "huggingface").model_copy(
+        update={"attributes": {"license": "llama3.2"}}
+    )
+    tuned = observe.model("acme/support-llama", "huggingface").model_copy(
+        update={"attributes": {"license": "apache-2.0", "revision": "a" * 40}}
+    )
+    bare = observe.model("acme/no-card", "huggingface").model_copy(
+        update={"attributes": {"license": "unknown"}}
+    )
+    rel = Relation.new(tuned.id, RelationKind.DERIVED_FROM, base.id)
+
+    text = to_cyclonedx_json([base, tuned, bare], [rel])
+    doc = json.loads(text)
+
+    assert _strict_error(text) is None
+    comps = _by_ref(doc, "components")
+    assert comps[tuned.id]["licenses"] == [{"license": {"id": "Apache-2.0"}}]
+    assert comps[base.id]["licenses"] == [{"license": {"name": "llama3.2"}}]
+    assert "licenses" not in comps[bare.id]
+    assert _props(comps[tuned.id], "revision") == ["a" * 40]
+    assert _depends_on(doc)[tuned.id] == {base.id}
+
+
 # --- services ----------------------------------------------------------------------------
 
 

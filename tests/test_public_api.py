@@ -42,8 +42,10 @@ EXPECTED = {
     "ScanList",
     "ScanRun",
     "Sensitivity",
+    "Settings",
     "Severity",
     "StoreError",
+    "Usage",
     "__version__",
 }
 

@@ -377,7 +377,9 @@ def test_same_asset_from_two_sources_is_one_asset_with_evidence_from_both(store:
     assert assets[0].name == "gpt-4o"  # identity fields from the first sighting
 
 
-def test_rescan_merges_into_stored_asset_stored_values_winning(store: Store) -> None:
+def test_rescan_merges_into_stored_asset_with_the_new_scan_refreshing_attributes(
+    store: Store,
+) -> None:
     first = model(
         "gpt-4o", "/estate/a.py", attributes={"a": 1}, tags=["x"], locations=["/estate/a.py"]
     )
@@ -397,7 +399,7 @@ def test_rescan_merges_into_stored_asset_stored_values_winning(store: Store) -> 
     assert stats.assets_new == []
     assert after.version == "v2"  # filled in: the stored value was empty
     assert after.environment == Environment.DEV  # filled in: the stored value was unknown
-    assert after.attributes == {"a": 1, "b": 2}  # stored value wins
+    assert after.attributes == {"a": 99, "b": 2}  # the newer scan's values win
     assert after.tags == ["x", "y"]
     assert after.locations == ["/estate/a.py", "/estate/b.py"]
     assert after.first_seen == before.first_seen
@@ -544,6 +546,24 @@ def test_human_edits_survive_a_rescan(store: Store) -> None:
     assert after.tags == ["reviewed"]
     assert after.sanctioned == Sanctioned.SANCTIONED
     assert after.data_sensitivity == Sensitivity.INTERNAL  # not set by a human: the scan fills it
+
+
+def test_a_scan_may_change_what_an_earlier_scan_concluded_but_not_what_a_human_set(
+    store: Store,
+) -> None:
+    # A configuration change (a service newly sanctioned) shows on the next scan ...
+    m = model("gpt-4o", "/estate/a.py", sanctioned=Sanctioned.UNSANCTIONED)
+    store.apply([src("a.py", m)], scan_id="s1", actor="t")
+    again = model("gpt-4o", "/estate/a.py", sanctioned=Sanctioned.SANCTIONED)
+    store.apply([src("a.py", again, n=2)], scan_id="s2", actor="t")
+    assert store.asset(m.id).sanctioned == Sanctioned.SANCTIONED
+    # ... a scan that knows nothing keeps the last conclusion ...
+    store.apply([src("a.py", model("gpt-4o", "/estate/a.py"), n=3)], scan_id="s3", actor="t")
+    assert store.asset(m.id).sanctioned == Sanctioned.SANCTIONED
+    # ... and a human's decision outlives every later scan.
+    store.update_asset(m.id, actor="alice", sanctioned=Sanctioned.UNSANCTIONED)
+    store.apply([src("a.py", again, n=4)], scan_id="s4", actor="t")
+    assert store.asset(m.id).sanctioned == Sanctioned.UNSANCTIONED
 
 
 def test_a_human_may_clear_a_field_and_a_scan_does_not_refill_it(store: Store) -> None:

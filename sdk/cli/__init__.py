@@ -81,10 +81,30 @@ class _Failed(Exception):
     """The check ran and failed (exit 1)."""
 
 
+_config: dict[str, Path | None] = {"path": None}
+
+
+@app.callback()
+def _options(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            envvar="AIPOSTURE_CONFIG",
+            help="Configuration file (TOML); default ./aiposture.toml or "
+            "~/.aiposture/config.toml when present.",
+            show_envvar=True,
+        ),
+    ] = None,
+) -> None:
+    """AI Security Posture Management: discover, assess and monitor AI assets."""
+    _config["path"] = config
+
+
 def _posture(db: str | None) -> Posture:
     from aiposture.posture import Posture
 
-    return Posture.open(db)
+    return Posture.open(db, config=_config["path"])
 
 
 def _kind(value: str | None) -> AssetKind | None:
@@ -111,13 +131,30 @@ class FailOn(StrEnum):
 @app.command()
 def scan(
     paths: Annotated[
-        list[Path], typer.Argument(help="Folders or files to scan.", show_default=False)
-    ],
+        list[Path] | None,
+        typer.Argument(help="Folders or files to scan.", show_default=False),
+    ] = None,
     logs: Annotated[
-        list[Path] | None, typer.Option("--logs", help="Egress or proxy log files to scan.")
+        list[Path] | None,
+        typer.Option("--logs", help="Egress, proxy or DNS log files to scan (repeatable)."),
+    ] = None,
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--log-format",
+            help="Format of the logs: csv, jsonl, squid, zeek or w3c (default: detected).",
+        ),
     ] = None,
     python_env: Annotated[
         bool, typer.Option("--python-env", help="Also scan the installed Python packages.")
+    ] = False,
+    user_locations: Annotated[
+        bool,
+        typer.Option(
+            "--user-locations",
+            help="Also scan your MCP client configurations (Claude, Cursor, VS Code, "
+            "Windsurf, Continue, Claude Code) and your Hugging Face cache.",
+        ),
     ] = False,
     scanner: Annotated[
         list[str] | None, typer.Option("--scanner", help="Run only this scanner (repeatable).")
@@ -133,11 +170,13 @@ def scan(
     """Scan folders (and logs) for AI assets and update the inventory."""
     with _posture(db) as p:
         run = p.discover(
-            paths,
+            paths or [],
             logs=logs or [],
             environment=python_env,
             scanners=scanner,
             progress=progress,
+            user_locations=user_locations,
+            log_format=log_format,
         )
         if json_out:
             out.print_json(run.model_dump_json())
@@ -195,6 +234,14 @@ def _print_run(run: ScanRun, by_kind: dict[str, int]) -> None:
         out.print(errors)
         if len(run.errors) > 50:
             out.print(f"... and {len(run.errors) - 50} more (use --json for all)")
+    if run.warnings:
+        warnings = Table(title=f"{len(run.warnings)} warning(s)", header_style="bold yellow")
+        warnings.add_column("path")
+        warnings.add_column("scanner")
+        warnings.add_column("what")
+        for w in run.warnings[:50]:
+            warnings.add_row(w.path, w.scanner or "", w.reason)
+        out.print(warnings)
 
 
 @app.command()

@@ -13,7 +13,8 @@ Rules every scanner keeps:
 * never put a secret into anything it yields: a fingerprint, the kind and
   the location only;
 * raise :class:`TargetError` (or any exception) for a bad input: the engine
-  records it against the file and goes on.
+  records it against the file and goes on; yield a
+  :class:`~aiposture.models.ScanIssue` for input skipped in part (a warning).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import ClassVar
 
-from aiposture.models import Asset, Finding, Relation
+from aiposture.models import Asset, Finding, Relation, ScanIssue
+from aiposture.settings import Settings
 
 __all__ = ["Observation", "Scanner", "Target", "TargetError", "TargetKind"]
 
@@ -60,7 +62,7 @@ class Target:
             file path, or a pseudo-source such as ``env:/usr/lib/python3``.
         path: The file, for file and log targets.
         root: The scan root the file was found under.
-        data: The file's bytes (file and log targets).
+        data: The file's bytes (file and log targets; empty for streaming scanners).
         project: The project folder the file belongs to (nearest ancestor
             with a manifest or VCS folder, else the root); scanners name the
             application asset after it.
@@ -130,14 +132,24 @@ class Scanner(ABC):
     version: ClassVar[str] = "1"
     #: Largest file it reads; larger files are skipped with a recorded reason.
     max_bytes: ClassVar[int] = 8 * 1024 * 1024
+    #: The scanner opens ``target.path`` itself and reads it in pieces (model files of
+    #: gigabytes, log files of millions of lines): the engine passes no bytes in
+    #: ``target.data``, only the file's SHA-256 in ``target.extra["sha256"]`` (file targets).
+    streams: ClassVar[bool] = False
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings if settings is not None else Settings()
 
     def accepts(self, path: Path) -> bool:
         """Whether this scanner wants to read ``path`` (decided by name, not content)."""
         return False
 
     @abstractmethod
-    def scan(self, target: Target) -> Iterable[Observation]:
+    def scan(self, target: Target) -> Iterable[Observation | ScanIssue]:
         """Yield the assets, relations and findings seen in ``target``.
+
+        A :class:`~aiposture.models.ScanIssue` yielded is a warning (the target was read
+        only in part, such as log lines skipped), recorded in the scan run's ``warnings``.
 
         Raises:
             TargetError: The target cannot be read or parsed.

@@ -40,6 +40,7 @@ from aiposture.discovery.base import Observation, Scanner, Target, TargetError, 
 from aiposture.discovery.registry import ScannerRegistry, default_registry
 from aiposture.errors import ScanError
 from aiposture.models import ScanIssue, ScanRun, ScanStatus, utcnow
+from aiposture.settings import Settings
 from aiposture.store.base import FileState, SourceUpdate, Store
 
 __all__ = ["DEFAULT_EXCLUDES", "PROJECT_MARKERS", "Discovery"]
@@ -100,6 +101,7 @@ class Discovery:
         excludes: Folder names never descended into.
         workers: Processes that read and scan files; by default one for small
             scans and one per core (up to four) from 2,000 changed files on.
+        settings: The configuration scanners see (sanctioned services, excludes).
     """
 
     def __init__(
@@ -110,12 +112,15 @@ class Discovery:
         actor: str = "aiposture",
         excludes: Iterable[str] = DEFAULT_EXCLUDES,
         workers: int | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self.store = store
         self.registry = registry or default_registry()
         self.actor = actor
-        self.excludes = frozenset(excludes)
+        self.settings = settings if settings is not None else Settings()
+        self.excludes = frozenset(excludes) | frozenset(self.settings.discovery.exclude)
         self.workers = workers
+        self.log_format: str | None = None
         self._projects: dict[Path, Path | None] = {}
 
     # -- public ------------------------------------------------------------
@@ -128,6 +133,7 @@ class Discovery:
         scanners: Sequence[str] | None = None,
         progress: bool = True,
         on_progress: Callable[[int, int], None] | None = None,
+        log_format: str | None = None,
     ) -> ScanRun:
         """Scan ``roots`` (and ``logs``, and the Python environment if asked).
 
@@ -139,6 +145,8 @@ class Discovery:
             scanners: Names of the scanners to run (all by default).
             progress: Show a progress bar on stderr.
             on_progress: Called with (done, total) after each file.
+            log_format: The format of every log in ``logs`` (see
+                :data:`aiposture.discovery.logformats.FORMATS`); detected when None.
 
         Returns:
             The finished scan run, as stored.
@@ -147,7 +155,9 @@ class Discovery:
             ScanError: A root or log file does not exist, or nothing to scan.
             ConfigError: An unknown scanner name.
         """
-        chosen = self.registry.create(list(scanners) if scanners is not None else None)
+        chosen = self.registry.create(
+            list(scanners) if scanners is not None else None, settings=self.settings
+        )
         root_paths = [_absolute(r) for r in roots]
         log_paths = [_absolute(p) for p in logs]
         for p in [*root_paths, *log_paths]:
@@ -164,6 +174,7 @@ class Discovery:
         )
         self.store.save_scan(run)
         self._projects.clear()
+        self.log_format = log_format
         try:
             self._run(run, chosen, root_paths, log_paths, environment, progress, on_progress)
         except BaseException as exc:
@@ -260,6 +271,7 @@ class Discovery:
             by_name = {s.name: s for s in file_scanners}
             for n, result in enumerate(self._execute(tasks, by_name), 1):
                 run.errors.extend(result.issues)
+                run.warnings.extend(result.warnings)
                 run.counts.bytes_read += result.bytes_read
                 run.counts.files_scanned += result.scanned
                 run.counts.files_unchanged += result.unchanged
@@ -394,7 +406,10 @@ class Discovery:
         ctx = multiprocessing.get_context("spawn")
         names = sorted(scanners)
         with ProcessPoolExecutor(
-            max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(names,)
+            max_workers=workers,
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(names, self.settings),
         ) as pool:
             yield from pool.map(_scan_in_worker, tasks, chunksize=32)
 
@@ -415,13 +430,18 @@ class Discovery:
         note: Callable[[Sequence[Observation]], None],
     ) -> SourceUpdate | None:
         try:
-            data = log.read_bytes()
+            if all(s.streams for s in scanners):
+                data = b""
+                run.counts.bytes_read += log.stat().st_size
+            else:
+                data = log.read_bytes()
+                run.counts.bytes_read += len(data)
         except OSError as exc:
             run.errors.append(ScanIssue(path=str(log), reason=_os_reason(exc)))
             return None
-        run.counts.bytes_read += len(data)
-        target = Target(kind=TargetKind.LOG, source=str(log), path=log, data=data)
-        observations, issues = _run_scanners(target, scanners)
+        extra = {"log_format": self.log_format} if self.log_format else {}
+        target = Target(kind=TargetKind.LOG, source=str(log), path=log, data=data, extra=extra)
+        observations, issues = _run_scanners(target, scanners, run.warnings)
         run.errors.extend(issues)
         failed = bool(issues)
         note(observations)
@@ -456,7 +476,7 @@ class Discovery:
                 for p in paths
             ]
         for target in targets:
-            observations, issues = _run_scanners(target, env_scanners)
+            observations, issues = _run_scanners(target, env_scanners, run.warnings)
             run.errors.extend(issues)
             failed = bool(issues)
             note(observations)
@@ -483,6 +503,7 @@ class _FileTask:
 class _FileResult:
     update: SourceUpdate | None
     issues: list[ScanIssue] = field(default_factory=list)
+    warnings: list[ScanIssue] = field(default_factory=list)
     bytes_read: int = 0
     scanned: int = 0
     unchanged: int = 0
@@ -510,20 +531,29 @@ def _scan_file(task: _FileTask, by_name: dict[str, Scanner]) -> _FileResult:
     readers = [s for s in scanners if s not in too_big]
     if not readers:
         return _FileResult(update=keep, issues=issues, failed=1)
+    in_memory = [s for s in readers if not s.streams]
     try:
-        with open(source, "rb") as fh:
-            data = fh.read(max(s.max_bytes for s in readers) + 1)
+        if in_memory:
+            with open(source, "rb") as fh:
+                data = fh.read(max(s.max_bytes for s in in_memory) + 1)
+            digest = hashlib.sha256(data).hexdigest()
+            read = len(data)
+            if len(in_memory) < len(readers) and read < task.size:
+                digest = _file_sha256(source)  # the streaming scanners report the whole file
+        else:
+            data = b""
+            digest = _file_sha256(source)
+            read = task.size
     except OSError as exc:
         issues.append(ScanIssue(path=source, reason=_os_reason(exc)))
         return _FileResult(update=keep, issues=issues, failed=1)
-    digest = hashlib.sha256(data).hexdigest()
     state = FileState(
         size=task.size, mtime_ns=task.mtime_ns, sha256=digest, scanners=task.signature
     )
     if task.known_sha256 == digest and task.known_scanners == task.signature:
         return _FileResult(
             update=SourceUpdate(source=source, root=root, observations=None, state=state),
-            bytes_read=len(data),
+            bytes_read=read,
             unchanged=1,
         )
     path = Path(source)
@@ -534,29 +564,47 @@ def _scan_file(task: _FileTask, by_name: dict[str, Scanner]) -> _FileResult:
         root=Path(root),
         data=data,
         project=Path(task.project),
+        extra={"sha256": digest, "size": str(task.size)},
     )
-    observations, errors = _run_scanners(target, readers)
+    warnings: list[ScanIssue] = []
+    observations, errors = _run_scanners(target, readers, warnings)
     issues.extend(errors)
     if issues:
         # Keep what an earlier scan saw; do not remember the file, so it is retried.
         update = keep or SourceUpdate(source=source, root=root, observations=observations)
-        return _FileResult(update=update, issues=issues, bytes_read=len(data), scanned=1, failed=1)
+        return _FileResult(
+            update=update,
+            issues=issues,
+            warnings=warnings,
+            bytes_read=read,
+            scanned=1,
+            failed=1,
+        )
     return _FileResult(
         update=SourceUpdate(source=source, root=root, observations=observations, state=state),
-        bytes_read=len(data),
+        warnings=warnings,
+        bytes_read=read,
         scanned=1,
     )
 
 
 def _run_scanners(
-    target: Target, scanners: Sequence[Scanner]
+    target: Target, scanners: Sequence[Scanner], warnings: list[ScanIssue] | None = None
 ) -> tuple[list[Observation], list[ScanIssue]]:
-    """Everything the scanners yield for ``target``, and a record of each that failed."""
+    """Everything the scanners yield for ``target``, and a record of each that failed.
+
+    Warnings the scanners yield go to ``warnings`` (dropped when it is None).
+    """
     observations: list[Observation] = []
     issues: list[ScanIssue] = []
     for scanner in scanners:
         try:
-            observations.extend(scanner.scan(target))
+            for obs in scanner.scan(target):
+                if isinstance(obs, ScanIssue):
+                    if warnings is not None:
+                        warnings.append(obs)
+                else:
+                    observations.append(obs)
         except TargetError as exc:
             issues.append(
                 ScanIssue(
@@ -589,12 +637,23 @@ def _run_scanners(
 _WORKER_SCANNERS: dict[str, Scanner] = {}
 
 
-def _init_worker(names: list[str]) -> None:
-    _WORKER_SCANNERS.update({s.name: s for s in default_registry().create(names)})
+def _init_worker(names: list[str], settings: Settings) -> None:
+    _WORKER_SCANNERS.update(
+        {s.name: s for s in default_registry().create(names, settings=settings)}
+    )
 
 
 def _scan_in_worker(task: _FileTask) -> _FileResult:
     return _scan_file(task, _WORKER_SCANNERS)
+
+
+def _file_sha256(path: str) -> str:
+    """SHA-256 of a whole file, read in 1 MB pieces (memory stays flat for any size)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _absolute(p: str | os.PathLike[str]) -> Path:

@@ -28,11 +28,15 @@ from aiposture.models import (
 
 __all__ = [
     "application",
+    "catalogued_service",
     "credential",
     "endpoint",
     "exposed_credential_finding",
+    "hub_dataset",
+    "local_model",
     "mcp_server",
     "model",
+    "model_file",
     "notebook",
     "package",
     "purl",
@@ -174,21 +178,117 @@ def mcp_server(
     transport: str | None = None,
     command: str | None = None,
     url: str | None = None,
+    package: str | None = None,
     evidence: Evidence | None = None,
 ) -> Asset:
-    """An MCP server, identified by its name within ``scope`` (a project path or config file)."""
+    """An MCP server.
+
+    Identity follows what the server is, so that the same server configured in several
+    clients (or projects) is one asset with several pieces of evidence:
+
+    * a remote server: its URL (scheme, host, port and path; no query or credentials);
+    * a server launched from a registry package (``npx -y @scope/pkg@1.2``, ``uvx pkg``,
+      a container image): the launcher's ecosystem and the package name without version;
+    * anything else (a local script, a server defined in code): its name within ``scope``
+      (a project path or configuration file).
+
+    Args:
+        name: The name the client gives it (the configuration key).
+        scope: Project path or configuration file, for servers known only by name.
+        transport: ``stdio``, ``http``, ``sse`` or ``streamable-http``.
+        command: The executable launched, for stdio servers.
+        url: The server's URL, for remote servers.
+        package: ``ecosystem:name`` of the package launched (``npm:@scope/pkg``).
+        evidence: Where it was seen.
+    """
     attrs: dict[str, object] = {}
     if transport:
         attrs["transport"] = transport
     if command:
         attrs["command"] = command
+    if package:
+        attrs["package"] = package
     if url:
-        attrs["url"] = url
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").lower()
+        port = f":{parts.port}" if parts.port else ""
+        clean = f"{parts.scheme.lower()}://{host}{port}{parts.path.rstrip('/')}"
+        attrs["url"] = clean
+        key = normalise_key("mcp", "url", clean)
+    elif package:
+        key = normalise_key("mcp", "package", package)
+    else:
+        key = normalise_key("mcp", scope, name)
     return Asset.new(
         AssetKind.MCP_SERVER,
         name,
-        key=normalise_key("mcp", scope, name),
+        key=key,
         attributes=attrs,
+        evidence=_ev(evidence),
+    )
+
+
+def model_file(
+    path: str,
+    *,
+    sha256: str,
+    size: int,
+    fmt: str,
+    framework: str | None = None,
+    evidence: Evidence | None = None,
+) -> Asset:
+    """A model artefact on disk, identified by its content (SHA-256).
+
+    The same bytes found at several paths are one asset with several locations; a file
+    rewritten in place is a new artefact (and the old one goes stale).
+
+    Args:
+        path: Where it was found (absolute).
+        sha256: Hex digest of the whole file.
+        size: Size in bytes.
+        fmt: The format read from its bytes (``pickle``, ``pytorch-zip``, ``safetensors``,
+            ``gguf``, ``onnx``, ...).
+        framework: The framework that writes the format (``pytorch``, ``scikit-learn``...).
+        evidence: Where it was seen.
+    """
+    attrs: dict[str, object] = {"sha256": sha256, "size": size, "format": fmt}
+    if framework:
+        attrs["framework"] = framework
+    return Asset.new(
+        AssetKind.MODEL_FILE,
+        path.rsplit("/", 1)[-1] or path,
+        key=normalise_key("model_file", sha256),
+        locations=[path],
+        attributes=attrs,
+        evidence=_ev(evidence),
+    )
+
+
+def catalogued_service(service_id: str, evidence: Evidence | None = None) -> Asset:
+    """An AI service from the service catalogue (``aiposture.discovery.services``).
+
+    A service that is also a provider of the AI catalogue (an API that SDKs call) is the
+    same asset as :func:`service` builds for it, so code that calls the OpenAI API and
+    egress traffic to it meet in one asset.
+    """
+    from aiposture.discovery.services import load_services
+
+    entry = load_services().get(service_id)
+    if entry.provider is not None:
+        base = service(entry.provider, evidence)
+        attrs = {**base.attributes, "category": entry.category, "service_id": entry.id}
+        return base.model_copy(update={"attributes": attrs})
+    return Asset.new(
+        AssetKind.AI_SERVICE,
+        entry.name,
+        key=normalise_key("service", entry.id),
+        provider=entry.id,
+        attributes={
+            "vendor": entry.vendor,
+            "category": entry.category,
+            "service_id": entry.id,
+            "domains": list(entry.domains),
+        },
         evidence=_ev(evidence),
     )
 
@@ -248,3 +348,35 @@ def relate(
 ) -> Relation:
     """The relation ``source --kind--> target``."""
     return Relation.new(source.id, kind, target.id, evidence=_ev(evidence))
+
+
+def local_model(folder: str, *, name: str | None = None, evidence: Evidence | None = None) -> Asset:
+    """A model kept in a local folder (not a hub cache), identified by the folder.
+
+    Args:
+        folder: The model folder (absolute).
+        name: Display name; the folder's name by default.
+        evidence: Where it was seen.
+    """
+    path = folder.rstrip("/") or folder
+    return Asset.new(
+        AssetKind.MODEL,
+        name or path.rsplit("/", 1)[-1] or path,
+        key=normalise_key("model", "local", path),
+        provider="local",
+        locations=[path],
+        attributes={"path": path},
+        evidence=_ev(evidence),
+    )
+
+
+def hub_dataset(repo_id: str, evidence: Evidence | None = None) -> Asset:
+    """A dataset on the Hugging Face Hub (``org/name``, or a legacy bare name)."""
+    ident = repo_id.strip()
+    return Asset.new(
+        AssetKind.DATASET,
+        ident,
+        key=normalise_key("dataset", "huggingface", ident),
+        provider="huggingface",
+        evidence=_ev(evidence),
+    )

@@ -12,6 +12,7 @@ from importlib.metadata import entry_points
 
 from aiposture.discovery.base import Scanner
 from aiposture.errors import ConfigError
+from aiposture.settings import Settings
 
 __all__ = ["BUILTIN_SCANNERS", "ScannerRegistry", "default_registry"]
 
@@ -22,6 +23,10 @@ BUILTIN_SCANNERS: tuple[str, ...] = (
     "aiposture.discovery.scanners.docs:DocumentationScanner",
     "aiposture.discovery.scanners.manifests:ManifestScanner",
     "aiposture.discovery.scanners.environment:PythonEnvironmentScanner",
+    "aiposture.discovery.scanners.model_folders:ModelFolderScanner",
+    "aiposture.discovery.scanners.mcp_config:McpConfigScanner",
+    "aiposture.discovery.scanners.model_files:ModelFileScanner",
+    "aiposture.discovery.scanners.egress_logs:EgressLogScanner",
 )
 
 
@@ -68,9 +73,11 @@ class ScannerRegistry:
                 f"unknown scanner {name!r}; known: {', '.join(self.names())}"
             ) from None
 
-    def create(self, names: list[str] | None = None) -> list[Scanner]:
-        """Instances of the named scanners (all of them by default)."""
-        return [self.get(n)() for n in (names if names is not None else self.names())]
+    def create(
+        self, names: list[str] | None = None, *, settings: Settings | None = None
+    ) -> list[Scanner]:
+        """Instances of the named scanners (all of them by default), given ``settings``."""
+        return [self.get(n)(settings) for n in (names if names is not None else self.names())]
 
     def __contains__(self, name: object) -> bool:
         return name in self._by_name

@@ -28,6 +28,9 @@ model_file        component ``machine-learning-model`` with ``hashes`` from
                   the ``sha256`` / ``sha512`` / ``sha1`` / ``md5`` attributes
                   (or an attribute ``hashes`` mapping those names to hex).
 dataset           component ``data`` (hashes as for model files).
+(any component)   ``licenses`` from a ``license`` attribute (a model card's
+                  licence): an SPDX id or expression where it is one, else a
+                  named licence (``llama3.2``).
 package           component ``library`` with the purl from
                   ``attributes["purl"]`` (built from ``ecosystem``, name and
                   version when missing; an invalid purl is left out).
@@ -63,7 +66,8 @@ Relations become ``dependencies`` (``ref`` dependsOn ``target``), only when
 both ends are in the BOM:
 
 - ``uses_model``, ``calls_service``, ``trained_on``, ``contains``,
-  ``exposes_tool``: source dependsOn target;
+  ``exposes_tool``, ``derived_from`` (fine-tuned model from its base): source
+  dependsOn target;
 - ``serves`` (service serves model): service dependsOn model;
 - ``declared_in`` (package declared in app): app dependsOn package.
 
@@ -107,6 +111,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 from uuid import UUID
 
+from cyclonedx.contrib.license.factories import LicenseFactory
 from cyclonedx.exception import CycloneDxException
 from cyclonedx.model import (
     DataClassification,
@@ -176,6 +181,16 @@ EXPORTED_ATTRIBUTES: tuple[str, ...] = (
     "task",
     "transport",
     "trust_zone",
+    "revision",
+    "architecture",
+    "model_type",
+    "pipeline_tag",
+    "size",
+    "package",
+    "pinned",
+    "service_id",
+    "source",
+    "unsafe",
 )
 
 _SCHEMA = SchemaVersion.V1_6
@@ -571,11 +586,22 @@ def _component(asset: Asset) -> Component:
         else None,
         purl=purl,
         hashes=_hashes(asset.attributes),
+        licenses=_licenses(asset.attributes.get("license")),
         external_references=refs,
         properties=_asset_properties(asset),
         evidence=ComponentEvidence(occurrences=occurrences) if occurrences else None,
         tags=asset.tags,
     )
+
+
+def _licenses(value: object) -> list[Any]:
+    """The ``license`` attribute as CycloneDX licences: an SPDX id or expression, else a name."""
+    if not isinstance(value, str) or not value.strip() or value.strip().lower() == "unknown":
+        return []
+    try:
+        return [LicenseFactory().make_from_string(value.strip()[:_MAX_VALUE])]
+    except (CycloneDxException, ValueError):
+        return []
 
 
 def _split_host(raw: str) -> tuple[str, int | None] | None:

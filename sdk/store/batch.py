@@ -113,24 +113,39 @@ def asset_fields(a: Asset) -> dict[str, Any]:
 
 
 def merge_asset_fields(
-    base: dict[str, Any], other: dict[str, Any], keep: Iterable[str] = ()
+    base: dict[str, Any],
+    other: dict[str, Any],
+    keep: Iterable[str] = (),
+    *,
+    refresh: bool = False,
 ) -> dict[str, Any]:
     """Merge two sightings' data columns the way :meth:`Asset.merge` does: ``base`` wins.
 
     Identity (kind, name, key) comes from ``base``; provider, version and
     owner from ``base`` unless empty; environment, sensitivity and sanction
     from ``base`` unless unknown; tags and locations are unioned; attributes
-    merged with ``base``'s values winning. Fields named in ``keep`` (set by
-    a human) stay exactly as in ``base``.
+    merged with ``base``'s values winning. With ``refresh`` (``other`` is a new
+    scan of a stored asset), ``other``'s version, known environment, sensitivity
+    and sanction and its attribute values win instead, so a changed configuration or
+    revision shows. Fields named in ``keep`` (set by a human) stay exactly as in
+    ``base``.
     """
     out = dict(base)
     for f in ("provider", "version", "owner"):
         out[f] = base[f] or other[f]
+    if refresh and other["version"]:  # a model's revision moves on
+        out["version"] = other["version"]
     for f, unknown in _UNKNOWN.items():
-        out[f] = base[f] if base[f] != unknown else other[f]
+        if refresh:
+            out[f] = other[f] if other[f] != unknown else base[f]
+        else:
+            out[f] = base[f] if base[f] != unknown else other[f]
     out["tags"] = ordered_union(base["tags"], other["tags"])
     out["locations"] = ordered_union(base["locations"], other["locations"])
-    out["attributes"] = {**other["attributes"], **base["attributes"]}
+    if refresh:
+        out["attributes"] = {**base["attributes"], **other["attributes"]}
+    else:
+        out["attributes"] = {**other["attributes"], **base["attributes"]}
     for f in keep:
         out[f] = base[f]
     return out
@@ -343,7 +358,7 @@ class BatchWriter:
                 )
                 continue
             old = {f: row._mapping[f] for f in ASSET_DATA_FIELDS}
-            merged = merge_asset_fields(old, fields, keep=row.human or ())
+            merged = merge_asset_fields(old, fields, keep=row.human or (), refresh=True)
             diff = [f for f in ASSET_DATA_FIELDS if merged[f] != old[f]]
             if diff or row.stale:
                 changed_rows.append({"b_id": aid, **merged, "last_seen": self.now, "stale": False})

@@ -1,0 +1,147 @@
+"""aiposture's configuration: one validated object, read from a TOML file.
+
+Where it comes from, first match wins:
+
+1. the file named by ``Posture.open(config=...)`` or ``aiposture --config FILE``;
+2. the file named by the ``AIPOSTURE_CONFIG`` environment variable;
+3. ``aiposture.toml`` in the current folder;
+4. ``~/.aiposture/config.toml``;
+5. otherwise the defaults below.
+
+An example::
+
+    [discovery]
+    # AI services the organisation has approved; every other service seen in
+    # egress logs is shadow AI. Ids from the service catalogue
+    # (``aiposture.discovery.services``), or domains.
+    sanctioned_services = ["openai", "anthropic", "github-copilot"]
+    # Folders never descended into, on top of the built-in ones.
+    exclude = ["fixtures"]
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from aiposture.errors import ConfigError
+
+__all__ = ["DiscoverySettings", "Settings", "config_path"]
+
+#: File name looked for in the current folder.
+LOCAL_FILE = "aiposture.toml"
+#: Environment variable naming the configuration file.
+ENV_VAR = "AIPOSTURE_CONFIG"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DiscoverySettings(_Section):
+    """Settings of discovery (``[discovery]``)."""
+
+    sanctioned_services: tuple[str, ...] = Field(
+        default=(),
+        description="Approved AI services (catalogue ids or domains); others seen in logs "
+        "are shadow AI.",
+    )
+    exclude: tuple[str, ...] = Field(
+        default=(), description="Folder names never descended into, besides the built-in ones."
+    )
+
+    @field_validator("sanctioned_services", "exclude")
+    @classmethod
+    def _clean(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        out = []
+        for item in v:
+            item = item.strip()
+            if not item:
+                raise ValueError("an empty name")
+            out.append(item)
+        return tuple(out)
+
+
+class Settings(_Section):
+    """Everything configurable, validated; immutable.
+
+    Attributes:
+        discovery: Discovery settings.
+        source: The file the settings were read from (None for the defaults).
+    """
+
+    discovery: DiscoverySettings = DiscoverySettings()
+    source: str | None = Field(default=None, exclude=True)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None) -> Settings:
+        """Read the settings from ``path``, or from the first file found (see the module).
+
+        Raises:
+            ConfigError: The file named cannot be read, is not TOML, or holds an unknown
+                key or a bad value (the message names the file and the key).
+        """
+        found = config_path(path)
+        if found is None:
+            return cls()
+        return cls.from_file(found)
+
+    @classmethod
+    def from_file(cls, path: Path) -> Settings:
+        """Read and validate one TOML file.
+
+        Raises:
+            ConfigError: As for :meth:`load`.
+        """
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read configuration {path}: {exc.strerror or exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"configuration {path} is not UTF-8 text") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"configuration {path} is not valid TOML: {exc}") from exc
+        return cls.from_mapping(raw, source=str(path))
+
+    @classmethod
+    def from_mapping(cls, raw: dict[str, Any], *, source: str | None = None) -> Settings:
+        """Validate settings given as a mapping (as a TOML file would give them).
+
+        Raises:
+            ConfigError: An unknown key or a bad value, named with its dotted path.
+        """
+        try:
+            return cls.model_validate({**raw, "source": source})
+        except ValidationError as exc:
+            where = source or "settings"
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            )
+            raise ConfigError(f"{where}: {problems}") from None
+
+
+def config_path(path: str | os.PathLike[str] | None = None) -> Path | None:
+    """The configuration file that :meth:`Settings.load` reads, or None for the defaults.
+
+    Raises:
+        ConfigError: ``path`` (or ``AIPOSTURE_CONFIG``) names a file that does not exist.
+    """
+    if path is not None:
+        named = Path(os.path.expanduser(os.fspath(path)))
+        if not named.is_file():
+            raise ConfigError(f"configuration file not found: {named}")
+        return named
+    env = os.environ.get(ENV_VAR)
+    if env:
+        named = Path(os.path.expanduser(env))
+        if not named.is_file():
+            raise ConfigError(f"{ENV_VAR} names a file that does not exist: {named}")
+        return named
+    for candidate in (Path.cwd() / LOCAL_FILE, Path.home() / ".aiposture" / "config.toml"):
+        if candidate.is_file():
+            return candidate
+    return None
