@@ -34,6 +34,8 @@ from aiposture.settings import Settings
 from aiposture.views import AssetList, FindingList, RelationList, ScanList
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from aiposture.leakage import LeakageService
     from aiposture.store.base import Store
 
@@ -232,6 +234,53 @@ class Posture:
         return FindingList(
             self.store.findings(asset_id=self.asset(ref).id, min_severity=min_severity)
         )
+
+    def usage(self, *, include_stale: bool = False) -> pd.DataFrame:
+        """AI service use seen in logs: one row per service and (user, client), heaviest first.
+
+        Columns: ``service``, ``service_id``, ``category``, ``sanctioned``, ``user``,
+        ``client``, ``requests``, ``bytes_out``, ``bytes_in``, ``first_seen``, ``last_seen``,
+        ``log`` (the log file) and ``asset_id``.
+
+        Args:
+            include_stale: Also rows of services no longer seen in any current log.
+        """
+        import pandas as pd
+
+        columns = [
+            "service",
+            "service_id",
+            "category",
+            "sanctioned",
+            "user",
+            "client",
+            "requests",
+            "bytes_out",
+            "bytes_in",
+            "first_seen",
+            "last_seen",
+            "log",
+            "asset_id",
+        ]
+        rows = [
+            {
+                "service": a.name,
+                "service_id": a.attributes.get("service_id", a.provider),
+                "category": a.attributes.get("category"),
+                "sanctioned": a.sanctioned.value,
+                **e.usage.model_dump(),
+                "log": e.path,
+                "asset_id": a.id,
+            }
+            for a in self.store.assets(kind=AssetKind.AI_SERVICE)
+            if include_stale or not a.stale
+            for e in a.evidence
+            if e.usage is not None
+        ]
+        frame = pd.DataFrame(rows, columns=columns)
+        return frame.sort_values(
+            ["requests", "bytes_out", "service"], ascending=[False, False, True]
+        ).reset_index(drop=True)
 
     @property
     def scans(self) -> ScanList:

@@ -151,3 +151,16 @@ def test_proxy_log_shows_sanctioned_and_shadow_ai(scanned: tuple[Estate, Posture
     # eu.api.openai.com is a subdomain of the sanctioned OpenAI API: no finding
     usage = [e.usage for e in seen["openai"].evidence if e.usage]
     assert sum(u.requests for u in usage) == 3
+
+
+def test_usage_table_has_one_row_per_service_and_client(
+    scanned: tuple[Estate, Posture, Path],
+) -> None:
+    estate, p, _ = scanned
+    df = p.usage()
+    assert set(df.service_id) == estate.logged_services
+    lee = df[(df.service_id == "chatgpt") & (df.user == "lee")]
+    assert lee.requests.tolist() == [2]
+    assert lee.bytes_in.tolist() == [182_000 + 2_400_000]
+    assert set(df[df.sanctioned == "unsanctioned"].service_id) == estate.shadow_services
+    assert df.requests.is_monotonic_decreasing

@@ -639,3 +639,21 @@ def test_huge_sparse_file_fails_fast_without_reading_it(tmp_path: Path, db: Stor
     run = discover(db, [sparse])
     assert len(run.errors) == 1
     assert "binary content" in run.errors[0].reason
+
+
+def test_skipped_lines_are_a_scan_warning_with_counts_and_a_named_format_reaches_the_scanner(
+    tmp_path: Path, db: Store
+) -> None:
+    log = write(tmp_path / "access.log", SQUID)
+    reg = ScannerRegistry()
+    reg.register(EgressLogScanner)
+    run = Discovery(db, registry=reg).run([], logs=[log], progress=False)
+    assert run.errors == []
+    [warning] = run.warnings
+    assert warning.path == str(log) and warning.scanner == "egress_logs"
+    assert warning.reason == "3 of 13 lines skipped as squid: not a Squid access.log line: 3"
+    assert db.scans()[0].warnings == run.warnings  # stored with the run
+
+    run = Discovery(db, registry=reg).run([], logs=[log], progress=False, log_format="jsonl")
+    [warning] = run.warnings
+    assert warning.reason.startswith("11 of 13 lines skipped as jsonl")

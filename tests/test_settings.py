@@ -94,3 +94,10 @@ def test_cli_config_option_and_bad_config_exit_2(tmp_path: Path) -> None:
     assert main(["--config", str(bad), "scan", str(estate), "--db", db, "--no-progress"]) == 2
     good = write(tmp_path / "good.toml", '[discovery]\nsanctioned_services = ["openai"]\n')
     assert main(["--config", str(good), "scan", str(estate), "--db", db, "--no-progress"]) == 0
+
+
+def test_cli_unknown_log_format_is_a_usage_error(tmp_path: Path) -> None:
+    log = write(tmp_path / "a.log", "x\n")
+    db = str(tmp_path / "cli.db")
+    args = ["scan", "--logs", str(log), "--log-format", "syslog", "--db", db, "--no-progress"]
+    assert main(args) == 2
