@@ -96,12 +96,12 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=20_000)
     parser.add_argument(
         "--only",
-        choices=["scan", "models", "logs", "embedding", "quality", "scale"],
+        choices=["scan", "models", "logs", "risk", "embedding", "quality", "scale"],
         action="append",
         help="Run only these benchmarks (repeatable; default: all).",
     )
     args = parser.parse_args()
-    wanted = set(args.only or ["scan", "models", "logs", "embedding", "quality", "scale"])
+    wanted = set(args.only or ["scan", "models", "logs", "risk", "embedding", "quality", "scale"])
     RESULTS.mkdir(parents=True, exist_ok=True)
     machine = {
         "python": platform.python_version(),
@@ -122,6 +122,7 @@ def main() -> None:
     others = {
         "models": ("benchmarks.model_scan", "model_scan.json", True),
         "logs": ("benchmarks.log_ingest", "log_ingest.json", True),
+        "risk": ("benchmarks.risk_assess", "risk_assess.json", True),
         "embedding": ("benchmarks.embedding_speed", "embedding_speed.json", False),
         "quality": ("benchmarks.leakage_quality", "leakage_quality.json", False),
         "scale": ("benchmarks.leakage_scale", "leakage_scale.json", False),

@@ -27,8 +27,10 @@ from aiposture.errors import (
 from aiposture.models import (
     Asset,
     AssetKind,
+    AssetRisk,
     AuditEntry,
     AuditReport,
+    DimensionScore,
     Environment,
     Evidence,
     EvidenceKind,
@@ -39,8 +41,13 @@ from aiposture.models import (
     LeakageThresholds,
     LeakType,
     OutputCheck,
+    Priority,
+    Reason,
     Relation,
     RelationKind,
+    RiskDimension,
+    RiskSnapshot,
+    RuleError,
     Sanctioned,
     ScanIssue,
     ScanRun,
@@ -50,7 +57,7 @@ from aiposture.models import (
 )
 from aiposture.posture import Posture
 from aiposture.settings import Settings
-from aiposture.views import AssetList, FindingList, RelationList, ScanList
+from aiposture.views import AssetList, FindingList, RelationList, RiskList, ScanList
 
 __version__ = "0.1.0.dev0"
 
@@ -59,10 +66,12 @@ __all__ = [
     "Asset",
     "AssetKind",
     "AssetList",
+    "AssetRisk",
     "AuditChainError",
     "AuditEntry",
     "AuditReport",
     "ConfigError",
+    "DimensionScore",
     "Environment",
     "Evidence",
     "EvidenceKind",
@@ -80,9 +89,15 @@ __all__ = [
     "NotFoundError",
     "OutputCheck",
     "Posture",
+    "Priority",
+    "Reason",
     "Relation",
     "RelationKind",
     "RelationList",
+    "RiskDimension",
+    "RiskList",
+    "RiskSnapshot",
+    "RuleError",
     "Sanctioned",
     "ScanError",
     "ScanIssue",

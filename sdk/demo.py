@@ -19,6 +19,7 @@ import string
 import sys
 import tempfile
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -476,8 +477,48 @@ def _plant_proxy_log(folder: Path, est: Estate) -> None:
     est.shadow_services |= {"chatgpt", "otter", "deepl"}
 
 
+def annotate(db: str, estate: Estate) -> list[str]:
+    """Record what a team knows and a scan cannot: environments, data, who the users are.
+
+    Returns:
+        One line per change, for the demo to print.
+    """
+    from aiposture.posture import Posture
+
+    changes: list[tuple[str, dict[str, object]]] = [
+        (
+            "support-bot",
+            {
+                "environment": "prod",
+                "data_sensitivity": "confidential",
+                "tags": ["customer-facing"],
+                "owner": "support-eng",
+            },
+        ),
+        ("claims-triage", {"environment": "prod", "data_sensitivity": "restricted"}),
+        ("fraud-model", {"environment": "prod", "data_sensitivity": "confidential"}),
+        ("research", {"environment": "dev", "data_sensitivity": "public"}),
+        # The proxy's DLP flagged customer records in the uploads to ChatGPT.
+        ("ChatGPT", {"data_sensitivity": "confidential"}),
+    ]
+    lines = []
+    with Posture.open(db, actor="demo") as p:
+        for ref, fields in changes:
+            p.update_asset(ref, **fields)
+            lines.append(f"{ref}: " + ", ".join(f"{k}={v}" for k, v in fields.items()))
+    return lines
+
+
+def _to_file(cli: Callable[[list[str]], int], argv: list[str], path: Path) -> int:
+    """Run a CLI command with its standard output written to ``path``."""
+    import contextlib
+
+    with open(path, "w", encoding="utf-8") as fh, contextlib.redirect_stdout(fh):
+        return cli(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Build the demo estate, scan it, print the inventory and findings."""
+    """Build the demo estate, scan it, assess it, print the inventory, risks and findings."""
     parser = argparse.ArgumentParser(prog="python -m aiposture.demo", description=__doc__)
     parser.add_argument("--dir", type=Path, help="Folder for the estate and store (default: temp)")
     args = parser.parse_args(argv)
@@ -504,18 +545,33 @@ def main(argv: list[str] | None = None) -> int:
 
     steps: list[tuple[str, list[str]]] = [
         ("1. scan the estate and the proxy log", scan),
-        ("2. the inventory", ["inventory", "--db", db]),
-        ("3. findings", ["findings", "--db", db]),
+        ("2. what the team knows: environments, data, customers", []),
+        ("3. the inventory", ["inventory", "--db", db]),
+        ("4. assess: the top risks and why", ["assess", "--db", db, "--top", "8"]),
+        ("5. findings, worst first", ["findings", "--db", db]),
         (
-            "4. rescan: unchanged files are skipped",
+            "6. rescan: unchanged files are skipped",
             scan,
         ),
-        ("5. CycloneDX AI-BOM", ["export", "cyclonedx", "-o", str(base / "bom.json"), "--db", db]),
-        ("6. audit chain", ["audit", "verify", "--db", db]),
+        ("7. CycloneDX AI-BOM", ["export", "cyclonedx", "-o", str(base / "bom.json"), "--db", db]),
+        (
+            "8. SARIF for code scanning",
+            ["findings", "--format", "sarif", "--db", db],
+        ),
+        ("9. audit chain", ["audit", "verify", "--db", db]),
     ]
     for title, argv_ in steps:
         console.rule(title)
-        code = cli(argv_)
+        if not argv_:
+            for line in annotate(db, estate):
+                console.print(line)
+            continue
+        if argv_[:3] == ["findings", "--format", "sarif"]:
+            sarif = base / "findings.sarif"
+            code = _to_file(cli, argv_, sarif)
+            console.print(f"wrote {sarif}")
+        else:
+            code = cli(argv_)
         if code != 0:
             console.print(f"[red]step failed with exit code {code}[/red]")
             return code

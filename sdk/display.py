@@ -109,3 +109,34 @@ def table_html(
         f"<span class='k'>({len(items)})</span><table><tr>{head}</tr>{''.join(body)}</table>"
         f"{more}</div>"
     )
+
+
+def risk_table_html(risks: Sequence[Any], *, title: str = "", limit: int = 50) -> str:
+    """The risk register as HTML: priority, score, asset, and the reasons behind each dimension."""
+    head = "".join(
+        f"<th>{escape(c)}</th>"
+        for c in ("priority", "score", "asset", "kind", "likelihood", "impact", "why")
+    )
+    body = []
+    for r in risks[:limit]:
+        why = "<br>".join(
+            f"<b>{escape(d.dimension.value)} {d.score:g}</b>: "
+            + escape("; ".join(f"{x.points:+g} {x.text}" for x in d.reasons if x.points))
+            for d in r.dimensions
+        )
+        body.append(
+            f"<tr><td class='sev-{escape(r.priority.value)}'>{escape(r.priority.value)}</td>"
+            f"<td>{r.score:.1f}</td><td>{escape(r.asset_name)}</td>"
+            f"<td>{escape(r.asset_kind.value)}</td><td>{r.likelihood:.1f}</td>"
+            f"<td>{r.impact:.1f}</td><td style='text-align:left'>{why}</td></tr>"
+        )
+    more = (
+        f"<div class='k'>showing {limit} of {len(risks)}; use .to_pandas() for all</div>"
+        if len(risks) > limit
+        else ""
+    )
+    return (
+        f"{_STYLE}<div class='aip'><b>{escape(title)}</b> "
+        f"<span class='k'>({len(risks)})</span><table><tr>{head}</tr>{''.join(body)}</table>"
+        f"{more}</div>"
+    )

@@ -24,8 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 __all__ = [
     "Asset",
     "AssetKind",
+    "AssetRisk",
     "AuditEntry",
     "AuditReport",
+    "DimensionScore",
     "Environment",
     "Evidence",
     "EvidenceKind",
@@ -36,8 +38,13 @@ __all__ = [
     "LeakageRecord",
     "LeakageThresholds",
     "OutputCheck",
+    "Priority",
+    "Reason",
     "Relation",
     "RelationKind",
+    "RiskDimension",
+    "RiskSnapshot",
+    "RuleError",
     "Sanctioned",
     "ScanCounts",
     "ScanIssue",
@@ -136,6 +143,8 @@ class FindingStatus(StrEnum):
 
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"
+    #: The risk is accepted, with a reason and an expiry, by someone named.
+    ACCEPTED = "accepted"
     RESOLVED = "resolved"
     FALSE_POSITIVE = "false_positive"
 
@@ -404,6 +413,13 @@ class Finding(_Model):
     stale: bool = False
     tags: list[str] = Field(default_factory=list)
     evidence: list[Evidence] = Field(default_factory=list)
+    status_reason: str | None = Field(default=None, description="Why the status was set.")
+    status_by: str | None = Field(default=None, description="Who set the status.")
+    status_at: datetime | None = Field(default=None, description="When the status was set.")
+    accepted_until: datetime | None = Field(
+        default=None, description="When an accepted risk expires and the finding is open again."
+    )
+    remediation: str | None = Field(default=None, description="What to do about it.")
 
     @classmethod
     def new(
@@ -663,3 +679,106 @@ class OutputCheck(_Model):
     leak_type: LeakType = LeakType.NONE
     score: float = Field(default=0.0, ge=0, le=1)
     matches: list[LeakageMatch] = Field(default_factory=list)
+
+
+# --- risk -----------------------------------------------------------------------------------
+
+
+class Priority(StrEnum):
+    """Where an asset stands in the risk register, from least to most urgent."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        """Position in the order low < medium < high < critical."""
+        return list(Priority).index(self)
+
+
+class RiskDimension(StrEnum):
+    """The four dimensions an asset is scored on (each 0 to 10)."""
+
+    DATA_SENSITIVITY = "data_sensitivity"
+    BUSINESS_IMPACT = "business_impact"
+    ACCESSIBILITY = "accessibility"
+    CONTROL_GAP = "control_gap"
+
+
+class Reason(_Model):
+    """One contribution to a dimension score: ``points`` added (or taken away), and why.
+
+    The points of a dimension's reasons add up to its score exactly.
+    """
+
+    points: float
+    text: str
+    #: The asset, relation or finding id the reason rests on, where there is one.
+    ref: str | None = None
+
+
+class DimensionScore(_Model):
+    """A dimension's score (0 to 10) and the reasons that add up to it."""
+
+    dimension: RiskDimension
+    score: float = Field(ge=0, le=10)
+    reasons: list[Reason] = Field(default_factory=list)
+
+
+class AssetRisk(_Model):
+    """An asset's assessed risk: four explained dimensions, likelihood, impact, priority.
+
+    ``likelihood`` (from accessibility and the control gap) and ``impact`` (from data
+    sensitivity and business impact) are 0 to 10; ``score`` is 0 to 100
+    (:mod:`aiposture.risk.scoring` documents the formula).
+    """
+
+    asset_id: str
+    asset_name: str
+    asset_kind: AssetKind
+    dimensions: list[DimensionScore]
+    likelihood: float = Field(ge=0, le=10)
+    impact: float = Field(ge=0, le=10)
+    score: float = Field(ge=0, le=100)
+    priority: Priority
+    #: Open findings on the asset by severity (``{"critical": 1, ...}``).
+    findings: dict[str, int] = Field(default_factory=dict)
+    #: EU AI Act risk tier of an AI system, with the reasoning (None where not an AI system).
+    eu_ai_act_tier: str | None = None
+    eu_ai_act_reasons: list[str] = Field(default_factory=list)
+
+    def dimension(self, which: RiskDimension | str) -> DimensionScore:
+        """The score of one dimension."""
+        want = RiskDimension(which)
+        return next(d for d in self.dimensions if d.dimension is want)
+
+
+class RuleError(_Model):
+    """A rule that failed on an asset; the assessment went on without it."""
+
+    rule_id: str
+    asset_id: str | None = None
+    error: str
+
+
+class RiskSnapshot(_Model):
+    """One dated assessment of the whole estate."""
+
+    id: str
+    taken_at: datetime = Field(default_factory=utcnow)
+    actor: str = ""
+    risks: list[AssetRisk] = Field(default_factory=list)
+    #: Open findings by severity when the snapshot was taken.
+    findings: dict[str, int] = Field(default_factory=dict)
+    rules_run: int = 0
+    rule_errors: list[RuleError] = Field(default_factory=list)
+    seconds: float = 0.0
+
+    def by_priority(self) -> dict[str, int]:
+        """How many assets have each priority."""
+        out = {p.value: 0 for p in reversed(Priority)}
+        for r in self.risks:
+            out[r.priority.value] += 1
+        return out

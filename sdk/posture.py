@@ -15,6 +15,7 @@ import getpass
 import os
 import socket
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,11 +28,12 @@ from aiposture.models import (
     AuditReport,
     Finding,
     FindingStatus,
+    RiskSnapshot,
     ScanRun,
     Severity,
 )
 from aiposture.settings import Settings
-from aiposture.views import AssetList, FindingList, RelationList, ScanList
+from aiposture.views import AssetList, FindingList, RelationList, RiskList, ScanList
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -309,9 +311,79 @@ class Posture:
         """Set owner, environment, data_sensitivity, sanctioned or tags of an asset (audited)."""
         return self.store.update_asset(self.asset(ref).id, actor=self.actor, **fields)
 
-    def set_finding_status(self, finding_id: str, status: FindingStatus | str) -> Finding:
-        """Triage a finding (audited)."""
-        return self.store.set_finding_status(finding_id, FindingStatus(status), actor=self.actor)
+    def set_finding_status(
+        self,
+        finding_id: str,
+        status: FindingStatus | str,
+        *,
+        reason: str | None = None,
+        until: datetime | None = None,
+    ) -> Finding:
+        """Triage a finding: who, when and why are kept on it and in the audit log.
+
+        Args:
+            finding_id: The finding.
+            status: ``open``, ``acknowledged``, ``accepted``, ``resolved`` or
+                ``false_positive``.
+            reason: Why (required to accept).
+            until: When an acceptance expires (required to accept); the next assessment
+                after it reopens the finding.
+
+        Raises:
+            NotFoundError: No such finding.
+            ValueError: A bad status, or an acceptance without reason or future expiry.
+        """
+        return self.store.set_finding_status(
+            finding_id, FindingStatus(status), actor=self.actor, reason=reason, until=until
+        )
+
+    def accept_risk(self, finding_id: str, *, reason: str, until: datetime) -> Finding:
+        """Accept the risk of a finding until ``until``, for ``reason`` (audited)."""
+        return self.set_finding_status(
+            finding_id, FindingStatus.ACCEPTED, reason=reason, until=until
+        )
+
+    # -- risk ------------------------------------------------------------------------
+    def assess(self) -> RiskSnapshot:
+        """Evaluate every rule and score every asset; store and return a dated snapshot.
+
+        A rule that fails is reported in ``snapshot.rule_errors`` (rule id, asset, error)
+        and the assessment goes on.
+        """
+        from aiposture.risk.engine import assess
+
+        return assess(self.store, settings=self.settings.risk, actor=self.actor)
+
+    @property
+    def risks(self) -> RiskList:
+        """The risk register of the latest assessment, highest risk first (empty before one)."""
+        latest = self.store.snapshots(limit=1)
+        return RiskList(latest[0].risks if latest else [])
+
+    def snapshots(self, limit: int | None = None) -> list[RiskSnapshot]:
+        """Stored assessments, newest first."""
+        return self.store.snapshots(limit)
+
+    def trend(self) -> pd.DataFrame:
+        """One row per assessment, oldest first: assets by priority, open findings by
+        severity, the mean and the highest score, and the change from the one before."""
+        import pandas as pd
+
+        rows = []
+        for snap in reversed(self.store.snapshots()):
+            row: dict[str, Any] = {"snapshot": snap.id, "taken_at": snap.taken_at}
+            row.update({f"assets_{k}": v for k, v in snap.by_priority().items()})
+            for sev in ("critical", "high", "medium", "low", "info"):
+                row[f"findings_{sev}"] = snap.findings.get(sev, 0)
+            scores = [r.score for r in snap.risks]
+            row["mean_score"] = round(sum(scores) / len(scores), 2) if scores else 0.0
+            row["max_score"] = max(scores, default=0.0)
+            row["rule_errors"] = len(snap.rule_errors)
+            rows.append(row)
+        frame = pd.DataFrame(rows)
+        if not frame.empty:
+            frame["mean_score_change"] = frame["mean_score"].diff().fillna(0.0)
+        return frame
 
     # -- export and audit ---------------------------------------------------------
     def export_cyclonedx(

@@ -17,6 +17,17 @@ An example::
     sanctioned_services = ["openai", "anthropic", "github-copilot"]
     # Folders never descended into, on top of the built-in ones.
     exclude = ["fixtures"]
+
+    [risk.weights]          # how the four dimensions weigh in likelihood and impact
+    accessibility = 1.0
+    control_gap = 1.0
+    data_sensitivity = 1.0
+    business_impact = 1.0
+
+    [risk.thresholds]       # lowest score (0-100) of each priority
+    critical = 49
+    high = 30
+    medium = 12
 """
 
 from __future__ import annotations
@@ -26,11 +37,25 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from aiposture.errors import ConfigError
 
-__all__ = ["DiscoverySettings", "Settings", "config_path"]
+__all__ = [
+    "DiscoverySettings",
+    "PriorityThresholds",
+    "RiskSettings",
+    "RiskWeights",
+    "Settings",
+    "config_path",
+]
 
 #: File name looked for in the current folder.
 LOCAL_FILE = "aiposture.toml"
@@ -66,6 +91,43 @@ class DiscoverySettings(_Section):
         return tuple(out)
 
 
+class RiskWeights(_Section):
+    """Weights of the dimensions in likelihood and impact (``[risk.weights]``).
+
+    likelihood = weighted mean of accessibility and control gap;
+    impact = weighted mean of data sensitivity and business impact.
+    """
+
+    data_sensitivity: float = Field(default=1.0, gt=0, le=100)
+    business_impact: float = Field(default=1.0, gt=0, le=100)
+    accessibility: float = Field(default=1.0, gt=0, le=100)
+    control_gap: float = Field(default=1.0, gt=0, le=100)
+
+
+class PriorityThresholds(_Section):
+    """Lowest risk score (0 to 100) of each priority (``[risk.thresholds]``)."""
+
+    critical: float = Field(default=49.0, ge=0, le=100)
+    high: float = Field(default=30.0, ge=0, le=100)
+    medium: float = Field(default=12.0, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PriorityThresholds:
+        if not self.critical >= self.high >= self.medium:
+            raise ValueError("thresholds must satisfy critical >= high >= medium")
+        return self
+
+
+class RiskSettings(_Section):
+    """Settings of the risk assessment (``[risk]``)."""
+
+    weights: RiskWeights = RiskWeights()
+    thresholds: PriorityThresholds = PriorityThresholds()
+    disabled_rules: tuple[str, ...] = Field(
+        default=(), description="Rule ids not evaluated (each still named in reports)."
+    )
+
+
 class Settings(_Section):
     """Everything configurable, validated; immutable.
 
@@ -75,6 +137,7 @@ class Settings(_Section):
     """
 
     discovery: DiscoverySettings = DiscoverySettings()
+    risk: RiskSettings = RiskSettings()
     source: str | None = Field(default=None, exclude=True)
 
     @classmethod

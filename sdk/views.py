@@ -13,12 +13,21 @@ from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, overload
 from pydantic import BaseModel
 
 from aiposture import display
-from aiposture.models import Asset, Finding, Relation, ScanRun
+from aiposture.models import (
+    Asset,
+    AssetRisk,
+    Finding,
+    FindingStatus,
+    Priority,
+    Relation,
+    ScanRun,
+    Severity,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["AssetList", "FindingList", "ModelList", "RelationList", "ScanList"]
+__all__ = ["AssetList", "FindingList", "ModelList", "RelationList", "RiskList", "ScanList"]
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -151,6 +160,72 @@ class FindingList(ModelList[Finding]):
 
     columns = ("severity", "rule_id", "title", "asset_id", "status", "stale", "last_seen")
     title = "Findings"
+
+    def at_least(self, severity: Severity | str) -> FindingList:
+        """Findings of ``severity`` or worse."""
+        rank = Severity(severity).rank
+        return self.where(lambda f: f.severity.rank >= rank)
+
+    def for_framework(self, item: str) -> FindingList:
+        """Findings tagged with a framework or one of its items.
+
+        ``"owasp-llm"`` matches every OWASP LLM tag, ``"owasp-llm:LLM03"`` one item,
+        ``"atlas:AML.T0024"`` a technique and its sub-techniques.
+
+        Raises:
+            NotFoundError: ``item`` names no framework or item.
+        """
+        from aiposture.risk.frameworks import matches
+
+        matches([], item)  # an unknown selector is an error, even on an empty list
+        return self.where(lambda f: matches(f.tags, item))
+
+    def current(self) -> FindingList:
+        """Findings still seen whose status counts (open or acknowledged)."""
+        live = {FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED}
+        return self.where(lambda f: not f.stale and f.status in live)
+
+
+class RiskList(ModelList[AssetRisk]):
+    """The risk register: assessed assets, highest risk first."""
+
+    columns = (
+        "priority",
+        "score",
+        "asset_name",
+        "asset_kind",
+        "likelihood",
+        "impact",
+        "findings",
+        "eu_ai_act_tier",
+    )
+    title = "Risk register"
+
+    def at_least(self, priority: Priority | str) -> RiskList:
+        """Assets of ``priority`` or more urgent."""
+        rank = Priority(priority).rank
+        return self.where(lambda r: r.priority.rank >= rank)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per asset with its four dimension scores and their reasons."""
+        import pandas as pd
+
+        rows = []
+        for r in self:
+            row: dict[str, Any] = {c: getattr(r, c) for c in self.columns}
+            row["priority"] = r.priority.value
+            row["asset_kind"] = r.asset_kind.value
+            row["asset_id"] = r.asset_id
+            for d in r.dimensions:
+                row[d.dimension.value] = d.score
+                row[f"{d.dimension.value}_reasons"] = "; ".join(
+                    f"{x.points:+g} {x.text}" for x in d.reasons
+                )
+            rows.append(row)
+        return pd.DataFrame(rows, columns=None if rows else list(self.columns))
+
+    def _repr_html_(self) -> str:
+        return display.risk_table_html(list(self), title=self.title)
 
 
 class ScanList(ModelList[ScanRun]):

@@ -46,6 +46,14 @@ EXPECTED = {
     "Severity",
     "StoreError",
     "Usage",
+    "AssetRisk",
+    "DimensionScore",
+    "Priority",
+    "Reason",
+    "RiskDimension",
+    "RiskSnapshot",
+    "RuleError",
+    "RiskList",
     "__version__",
 }
 

@@ -105,7 +105,7 @@ def test_every_malicious_file_gets_a_finding_naming_the_offending_globals(
         for name in sample.offending:
             assert name in text, (sample.path.name, name)
         assert any(name in (e.detail or "") for e in finding.evidence for name in sample.offending)
-        assert {"owasp-llm:LLM03", "atlas:AML.T0010", "cwe:CWE-502"} <= set(finding.tags)
+        assert {"owasp-llm:LLM03", "atlas:AML.T0010", "cwe:502"} <= set(finding.tags)
         assert model.attributes["unsafe"] is True
 
 

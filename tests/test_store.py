@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ from aiposture.models import (
     FindingStatus,
     Relation,
     RelationKind,
+    RiskSnapshot,
     Sanctioned,
     ScanCounts,
     ScanRun,
@@ -829,3 +830,60 @@ def test_ten_thousand_assets_are_read_with_their_evidence(store: Store) -> None:
     store.apply(batch, scan_id="s1", actor="t")
     assets = store.assets()
     assert len(assets) == 10_000 and all(len(a.evidence) == 1 for a in assets)
+
+
+def test_accepting_a_risk_needs_a_reason_and_a_future_expiry_and_keeps_who_when_why(
+    store: Store,
+) -> None:
+    m = model("gpt-4o", "/estate/a.py")
+    f = Finding.new(m.id, "R1", "t", Severity.HIGH, fingerprint="x", remediation="Fix it.")
+    store.apply([src("a.py", m, f)], scan_id="s1", actor="t")
+    soon = datetime.now(UTC) + timedelta(days=30)
+    with pytest.raises(ValueError, match="reason"):
+        store.set_finding_status(f.id, FindingStatus.ACCEPTED, actor="ann", until=soon)
+    with pytest.raises(ValueError, match="expiry"):
+        store.set_finding_status(f.id, FindingStatus.ACCEPTED, actor="ann", reason="vendor fix")
+    with pytest.raises(ValueError, match="not in the future"):
+        store.set_finding_status(
+            f.id,
+            FindingStatus.ACCEPTED,
+            actor="ann",
+            reason="vendor fix",
+            until=datetime.now(UTC) - timedelta(days=1),
+        )
+    with pytest.raises(ValueError, match="only an accepted risk"):
+        store.set_finding_status(f.id, FindingStatus.RESOLVED, actor="ann", until=soon)
+
+    accepted = store.set_finding_status(
+        f.id, FindingStatus.ACCEPTED, actor="ann", reason="vendor fix due in March", until=soon
+    )
+    assert accepted.status is FindingStatus.ACCEPTED
+    assert (accepted.status_by, accepted.status_reason) == ("ann", "vendor fix due in March")
+    assert accepted.accepted_until == soon and accepted.status_at is not None
+    assert accepted.remediation == "Fix it."
+    [entry] = [e for e in store.audit_log() if e.action == "finding.status"]
+    assert entry.actor == "ann"
+    assert entry.details == {
+        "from": "open",
+        "to": "accepted",
+        "reason": "vendor fix due in March",
+        "until": soon.isoformat(),
+    }
+    # a rescan keeps the acceptance
+    store.apply([src("a.py", m, f, n=2)], scan_id="s2", actor="t")
+    assert store.findings()[0].status is FindingStatus.ACCEPTED
+
+
+def test_risk_snapshots_are_stored_newest_first_and_audited(store: Store) -> None:
+    first = RiskSnapshot(id="risk-1", taken_at=datetime(2026, 1, 1, tzinfo=UTC), actor="ann")
+    second = RiskSnapshot(
+        id="risk-2", taken_at=datetime(2026, 2, 1, tzinfo=UTC), actor="bob", rules_run=3
+    )
+    store.save_snapshot(first)
+    store.save_snapshot(second)
+    assert [s.id for s in store.snapshots()] == ["risk-2", "risk-1"]
+    assert store.snapshots(limit=1)[0] == second
+    assert [e.object_id for e in store.audit_log() if e.action == "risk.snapshot"] == [
+        "risk-1",
+        "risk-2",
+    ]

@@ -31,7 +31,7 @@ from aiposture.errors import (
     NotFoundError,
     ScanError,
 )
-from aiposture.models import AssetKind, ScanRun, Severity
+from aiposture.models import AssetKind, FindingStatus, Priority, RiskSnapshot, ScanRun, Severity
 
 if TYPE_CHECKING:
     from aiposture.posture import Posture
@@ -275,30 +275,134 @@ def inventory(
     out.print(table)
 
 
+class FindingFormat(StrEnum):
+    """Output format of ``findings``."""
+
+    table = "table"
+    json = "json"
+    sarif = "sarif"
+
+
 @app.command()
 def findings(
-    min_severity: Annotated[
-        FailOn | None, typer.Option(help="Only findings at or above this severity.")
+    severity: Annotated[
+        FailOn | None,
+        typer.Option("--severity", "--min-severity", help="Only findings at or above this."),
     ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    framework: Annotated[
+        str | None,
+        typer.Option(
+            help="Only findings mapped to a framework or item: owasp-llm, atlas, nist-ai-rmf, "
+            "eu-ai-act, or an item such as owasp-llm:LLM03."
+        ),
+    ] = None,
+    status: Annotated[
+        list[str] | None,
+        typer.Option(help="Only these statuses (repeatable; default: every status)."),
+    ] = None,
+    include_stale: Annotated[bool, typer.Option(help="Also findings no longer seen.")] = False,
+    fmt: Annotated[
+        FindingFormat, typer.Option("--format", help="table, json or sarif (2.1.0).")
+    ] = FindingFormat.table,
+    json_out: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+    fail_on: Annotated[
+        FailOn | None,
+        typer.Option(
+            help="Exit 1 if open or acknowledged findings at or above this severity are listed."
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """List findings, worst first."""
     with _posture(db) as p:
-        items = list(p.findings)
-    if min_severity is not None:
-        threshold = Severity(min_severity.value)
-        items = [f for f in items if f.severity.rank >= threshold.rank]
+        items = p.findings
+        assets = list(p.assets)
+    if not include_stale:
+        items = items.where(lambda f: not f.stale)
+    if severity is not None:
+        items = items.at_least(severity.value)
+    if framework is not None:
+        items = items.for_framework(framework)
+    if status:
+        wanted = {FindingStatus(s).value for s in status}
+        items = items.where(lambda f: f.status.value in wanted)
     if json_out:
-        sys.stdout.write(json.dumps([f.to_dict() for f in items], indent=2) + "\n")
-        return
-    table = Table(title=f"{len(items)} finding(s)", header_style="bold")
-    for col in ("severity", "rule", "title", "where", "status"):
+        fmt = FindingFormat.json
+    if fmt is FindingFormat.json:
+        sys.stdout.write(json.dumps(items.to_list(), indent=2) + "\n")
+    elif fmt is FindingFormat.sarif:
+        from aiposture.export.sarif import to_sarif_json
+
+        sys.stdout.write(to_sarif_json(list(items), assets) + "\n")
+    else:
+        table = Table(title=f"{len(items)} finding(s)", header_style="bold")
+        for col in ("severity", "rule", "title", "where", "status"):
+            table.add_column(col)
+        for f in items:
+            where = f.evidence[0].where if f.evidence else f.asset_id
+            table.add_row(f.severity.value, f.rule_id, f.title, where, f.status.value)
+        out.print(table)
+    if fail_on is not None:
+        bad = items.current().at_least(fail_on.value)
+        if bad:
+            err.print(f"{len(bad)} open finding(s) at or above {fail_on.value}")
+            raise _Failed
+
+
+@app.command()
+def assess(
+    top: Annotated[int, typer.Option(help="How many of the top risks to print.")] = 10,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the snapshot as JSON.")] = False,
+    fail_on: Annotated[
+        str | None,
+        typer.Option(help="Exit 1 if an asset has this priority or higher (critical, high...)."),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Assess every asset, evaluate the rules and store a dated risk snapshot."""
+    threshold = Priority(fail_on) if fail_on is not None else None
+    with _posture(db) as p:
+        snap = p.assess()
+    if json_out:
+        out.print_json(snap.model_dump_json())
+    else:
+        _print_snapshot(snap, top)
+    if threshold is not None:
+        bad = [r for r in snap.risks if r.priority.rank >= threshold.rank]
+        if bad:
+            err.print(f"{len(bad)} asset(s) at priority {threshold.value} or higher")
+            raise _Failed
+
+
+def _print_snapshot(snap: RiskSnapshot, top: int) -> None:
+    counts = ", ".join(f"{k} {v}" for k, v in snap.by_priority().items())
+    out.print(
+        f"assessed {len(snap.risks)} asset(s) with {snap.rules_run} rules in "
+        f"{snap.seconds:.2f} s: {counts}"
+    )
+    table = Table(title=f"top {min(top, len(snap.risks))} risks", header_style="bold")
+    for col in ("priority", "score", "asset", "kind", "why"):
         table.add_column(col)
-    for f in items:
-        where = f.evidence[0].where if f.evidence else f.asset_id
-        table.add_row(f.severity.value, f.rule_id, f.title, where, f.status.value)
+    for r in snap.risks[:top]:
+        why = []
+        for d in r.dimensions:
+            parts = [x for x in d.reasons if x.points > 0]
+            parts.sort(key=lambda x: -x.points)
+            if parts:
+                why.append(
+                    f"{d.dimension.value} {d.score:g}: " + "; ".join(x.text for x in parts[:2])
+                )
+        table.add_row(
+            r.priority.value, f"{r.score:.0f}", r.asset_name, r.asset_kind.value, "\n".join(why)
+        )
     out.print(table)
+    if snap.rule_errors:
+        errors = Table(title=f"{len(snap.rule_errors)} rule error(s)", header_style="bold red")
+        for col in ("rule", "asset", "error"):
+            errors.add_column(col)
+        for e in snap.rule_errors[:20]:
+            errors.add_row(e.rule_id, e.asset_id or "", e.error)
+        out.print(errors)
 
 
 @export_app.command("cyclonedx")

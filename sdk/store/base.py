@@ -13,6 +13,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from aiposture.models import (
     Asset,
@@ -22,6 +23,7 @@ from aiposture.models import (
     Finding,
     FindingStatus,
     Relation,
+    RiskSnapshot,
     ScanRun,
     Severity,
 )
@@ -148,8 +150,28 @@ class Store(ABC):
         """
 
     @abstractmethod
-    def set_finding_status(self, finding_id: str, status: FindingStatus, *, actor: str) -> Finding:
-        """Change a finding's triage status (audited)."""
+    def set_finding_status(
+        self,
+        finding_id: str,
+        status: FindingStatus,
+        *,
+        actor: str,
+        reason: str | None = None,
+        until: datetime | None = None,
+    ) -> Finding:
+        """Change a finding's triage status, with who, when and why (audited).
+
+        Accepting a risk needs a reason and an expiry (``until``).
+        """
+
+    # --- risk snapshots -------------------------------------------------------
+    @abstractmethod
+    def save_snapshot(self, snapshot: RiskSnapshot) -> None:
+        """Store a risk snapshot (audited as ``risk.snapshot``)."""
+
+    @abstractmethod
+    def snapshots(self, limit: int | None = None) -> list[RiskSnapshot]:
+        """Risk snapshots, newest first."""
 
     # --- audit ------------------------------------------------------------
     @abstractmethod

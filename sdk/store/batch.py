@@ -444,6 +444,7 @@ class BatchWriter:
                 "description": fnd.description,
                 "fingerprint": fnd.fingerprint,
                 "tags": list(fnd.tags),
+                "remediation": fnd.remediation,
             }
             row = stored.get(fid)
             if row is None:
@@ -471,9 +472,10 @@ class BatchWriter:
             # The scan's rule text and severity are current; the triage status is
             # the human's and the tags accumulate.
             data["tags"] = ordered_union(list(row.tags), data["tags"])
+            data["remediation"] = data["remediation"] or row.remediation
             diff = [
                 k
-                for k in ("title", "severity", "description", "tags")
+                for k in ("title", "severity", "description", "tags", "remediation")
                 if data[k] != row._mapping[k]
             ]
             if diff or row.stale:
@@ -485,6 +487,7 @@ class BatchWriter:
                         "severity_rank": data["severity_rank"],
                         "description": data["description"],
                         "tags": data["tags"],
+                        "remediation": data["remediation"],
                         "last_seen": self.now,
                         "stale": False,
                     }
@@ -504,6 +507,7 @@ class BatchWriter:
                 "severity_rank",
                 "description",
                 "tags",
+                "remediation",
                 "last_seen",
                 "stale",
             )

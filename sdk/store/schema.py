@@ -182,6 +182,11 @@ findings = Table(
     Column("last_seen", UTCDateTime(), nullable=False),
     Column("stale", Boolean(), nullable=False),
     Column("tags", JSON(), nullable=False),
+    Column("remediation", SafeText(), nullable=True),
+    Column("status_reason", SafeText(), nullable=True),
+    Column("status_by", SafeText(), nullable=True),
+    Column("status_at", UTCDateTime(), nullable=True),
+    Column("accepted_until", UTCDateTime(), nullable=True),
     Index("ix_findings_asset_id", "asset_id"),
 )
 
@@ -220,6 +225,16 @@ scan_runs = Table(
     Column("started_at", UTCDateTime(), nullable=False),
     Column("payload", JSON(), nullable=False),
     Index("ix_scan_runs_started_at", "started_at"),
+)
+
+risk_snapshots = Table(
+    "risk_snapshots",
+    METADATA,
+    Column("id", SafeText(), primary_key=True),
+    Column("taken_at", UTCDateTime(), nullable=False),
+    Column("actor", SafeText(), nullable=False),
+    Column("payload", JSON(), nullable=False),
+    Index("ix_risk_snapshots_taken_at", "taken_at"),
 )
 
 audit_log = Table(

@@ -17,6 +17,7 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,7 @@ from aiposture.models import (
     Finding,
     FindingStatus,
     Relation,
+    RiskSnapshot,
     ScanRun,
     Severity,
     utcnow,
@@ -80,7 +82,7 @@ __all__ = [
 #: Where the store lives when no URL is given.
 DEFAULT_PATH = Path("~/.aiposture/posture.db")
 #: The newest schema revision.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 #: Actor recorded for changes no person asked for (saving a scan run).
 SYSTEM_ACTOR = "aiposture"
 #: How long a SQLite writer waits for another one, in milliseconds.
@@ -624,6 +626,11 @@ class SQLStore(Store):
                 "stale": bool(row.stale),
                 "tags": row.tags,
                 "evidence": evidence,
+                "remediation": row.remediation,
+                "status_reason": row.status_reason,
+                "status_by": row.status_by,
+                "status_at": row.status_at,
+                "accepted_until": row.accepted_until,
             }
         )
 
@@ -716,36 +723,132 @@ class SQLStore(Store):
             raise self._fail(f"cannot update asset {asset_id}", exc) from exc
         return self.asset(asset_id)
 
-    def set_finding_status(self, finding_id: str, status: FindingStatus, *, actor: str) -> Finding:
+    def set_finding_status(
+        self,
+        finding_id: str,
+        status: FindingStatus,
+        *,
+        actor: str,
+        reason: str | None = None,
+        until: datetime | None = None,
+    ) -> Finding:
         """Change a finding's triage status (audited as ``finding.status``; no-op if unchanged).
+
+        Args:
+            finding_id: The finding.
+            status: The new status.
+            actor: Who sets it (recorded on the finding and in the audit log).
+            reason: Why; required to accept a risk.
+            until: When an accepted risk expires (required to accept, in the future).
 
         Raises:
             NotFoundError: No finding has this id.
-            ValueError: ``status`` is not a finding status.
+            ValueError: ``status`` is not a finding status, or an acceptance without a
+                reason or a future expiry, or an expiry given for another status.
         """
         try:
             new = FindingStatus(status)
         except ValueError:
             allowed = ", ".join(s.value for s in FindingStatus)
             raise ValueError(f"invalid finding status {status!r} (allowed: {allowed})") from None
+        now = utcnow()
+        if new is FindingStatus.ACCEPTED:
+            if not reason or not reason.strip():
+                raise ValueError("accepting a risk needs a reason")
+            if until is None:
+                raise ValueError("accepting a risk needs an expiry (until)")
+            if until.tzinfo is None:
+                raise ValueError("the expiry must be timezone-aware")
+            if until <= now:
+                raise ValueError(f"the expiry {until.isoformat()} is not in the future")
+        elif until is not None:
+            raise ValueError("only an accepted risk has an expiry")
         f = t.findings
         try:
             with self._write() as conn:
-                row = conn.execute(select(f.c.status).where(f.c.id == finding_id)).first()
+                row = conn.execute(
+                    select(f.c.status, f.c.status_reason, f.c.accepted_until).where(
+                        f.c.id == finding_id
+                    )
+                ).first()
                 if row is None:
                     raise NotFoundError(f"no finding with id {finding_id!r} in the store")
-                if row.status != new.value:
-                    conn.execute(update(f).where(f.c.id == finding_id).values(status=new.value))
-                    details = {"from": row.status, "to": new.value}
+                changed = (
+                    row.status != new.value
+                    or (reason is not None and row.status_reason != reason)
+                    or row.accepted_until != until
+                )
+                if changed:
+                    conn.execute(
+                        update(f)
+                        .where(f.c.id == finding_id)
+                        .values(
+                            status=new.value,
+                            status_reason=reason,
+                            status_by=actor,
+                            status_at=now,
+                            accepted_until=until,
+                        )
+                    )
+                    details: dict[str, Any] = {"from": row.status, "to": new.value}
+                    if reason is not None:
+                        details["reason"] = reason
+                    if until is not None:
+                        details["until"] = until.isoformat()
                     write_audit(
                         conn,
                         [PendingEntry(actor, "finding.status", "finding", finding_id, details)],
-                        utcnow(),
+                        now,
                     )
                 found = self._load_findings(conn, [f.c.id == finding_id])
         except SQLAlchemyError as exc:
             raise self._fail(f"cannot update finding {finding_id}", exc) from exc
         return found[0]
+
+    # --- risk snapshots -------------------------------------------------------
+    def save_snapshot(self, snapshot: RiskSnapshot) -> None:
+        """Store a risk snapshot (audited as ``risk.snapshot``)."""
+        r = t.risk_snapshots
+        payload = snapshot.model_dump(mode="json")
+        try:
+            with self._write() as conn:
+                conn.execute(
+                    insert(r).values(
+                        id=snapshot.id,
+                        taken_at=snapshot.taken_at,
+                        actor=snapshot.actor,
+                        payload=payload,
+                    )
+                )
+                details = {
+                    "assets": len(snapshot.risks),
+                    "by_priority": snapshot.by_priority(),
+                    "digest": digest(payload),
+                }
+                write_audit(
+                    conn,
+                    [
+                        PendingEntry(
+                            snapshot.actor, "risk.snapshot", "snapshot", snapshot.id, details
+                        )
+                    ],
+                    utcnow(),
+                )
+        except SQLAlchemyError as exc:
+            raise self._fail(f"cannot save risk snapshot {snapshot.id}", exc) from exc
+
+    def snapshots(self, limit: int | None = None) -> list[RiskSnapshot]:
+        """Risk snapshots, newest first."""
+        r = t.risk_snapshots
+        q = select(r.c.payload).order_by(r.c.taken_at.desc(), r.c.id.desc())
+        if limit is not None:
+            q = q.limit(limit)
+        try:
+            with self._read() as conn:
+                rows = conn.execute(q).all()
+        except SQLAlchemyError as exc:
+            raise self._fail("cannot read risk snapshots", exc) from exc
+        return [RiskSnapshot.model_validate(row.payload) for row in rows]
 
     # --- audit ------------------------------------------------------------
     @staticmethod

@@ -83,7 +83,7 @@ EXPECTED_FORMATS: dict[str, frozenset[str] | None] = {
     ".joblib.z": _PICKLE,
 }
 
-_TAGS = ["owasp-llm:LLM03", "atlas:AML.T0010", "atlas:AML.T0011.000", "cwe:CWE-502"]
+_TAGS = ["owasp-llm:LLM03", "atlas:AML.T0010", "atlas:AML.T0011.000", "cwe:502"]
 _MAX_EVIDENCE = 20
 _MAX_LISTED = 100
 
