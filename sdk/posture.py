@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from aiposture.leakage import LeakageService
+    from aiposture.risk.frameworks import Coverage
     from aiposture.store.base import Store
 
 __all__ = ["DEFAULT_DB", "Posture", "default_actor", "resolve_db_url"]
@@ -359,6 +360,47 @@ class Posture:
         """The risk register of the latest assessment, highest risk first (empty before one)."""
         latest = self.store.snapshots(limit=1)
         return RiskList(latest[0].risks if latest else [])
+
+    def coverage(self, framework: str | None = None) -> Coverage:
+        """Per framework item: the controls that address it, which of them the estate has,
+        and the open findings mapped to it (``to_pandas()``, ``_repr_html_``).
+
+        Args:
+            framework: ``owasp-llm``, ``atlas``, ``nist-ai-rmf`` or ``eu-ai-act``; all
+                when None.
+
+        Raises:
+            NotFoundError: No such framework.
+        """
+        from aiposture.risk.frameworks import coverage, estate_controls
+        from aiposture.risk.graph import EstateGraph
+
+        graph = EstateGraph.build(self.store.assets(), self.store.relations())
+        return coverage(self.store.findings(), estate_controls(graph), framework)
+
+    def report(self, framework: str | None = None, *, format: str = "markdown") -> str:
+        """The posture report for auditors, from the latest assessment.
+
+        Args:
+            framework: One framework (``owasp-llm``, ``atlas``, ``nist-ai-rmf``,
+                ``eu-ai-act``) or all when None.
+            format: ``markdown`` or ``html`` (a self-contained page).
+
+        Raises:
+            ConfigError: An unknown format.
+            NotFoundError: An unknown framework.
+        """
+        from aiposture.export.report import posture_report
+
+        latest = self.store.snapshots(limit=1)
+        return posture_report(
+            latest[0] if latest else None,
+            self.store.findings(),
+            self.store.assets(),
+            framework,
+            format,  # type: ignore[arg-type]
+            relations=self.store.relations(),
+        )
 
     def snapshots(self, limit: int | None = None) -> list[RiskSnapshot]:
         """Stored assessments, newest first."""

@@ -176,3 +176,22 @@ def test_rule_findings_are_the_sightings_of_the_assessment_source(
     with sqlite3.connect(db) as conn:
         sources = {r[0] for r in conn.execute("SELECT DISTINCT source FROM sightings")}
     assert RULES_SOURCE in sources
+
+
+def test_coverage_and_report_for_auditors(
+    demo: tuple[Estate, Posture, Path], tmp_path: Path
+) -> None:
+    _, p, db = demo
+    p.assess()
+    cov = p.coverage("owasp-llm").to_pandas()
+    assert len(cov) == 10
+    llm03 = cov[cov["item"] == "LLM03"].iloc[0]
+    assert llm03["open_findings"] >= 1  # the malicious pickle, unpinned packages, ...
+    assert llm03["status"] == "open findings"
+    md = p.report("owasp-llm")
+    assert "LLM03" in md and "fraud_xgb_v2.pkl" in md
+    out = tmp_path / "report.html"
+    assert main(["report", "--db", str(db), "--format", "html", "-o", str(out)]) == 0
+    html = out.read_text()
+    assert html.lstrip().lower().startswith("<!doctype html") and "EU AI Act" in html
+    assert main(["report", "--db", str(db), "--framework", "nope"]) == 2

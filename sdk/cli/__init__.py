@@ -405,6 +405,37 @@ def _print_snapshot(snap: RiskSnapshot, top: int) -> None:
         out.print(errors)
 
 
+class ReportFormat(StrEnum):
+    """Format of the posture report."""
+
+    markdown = "markdown"
+    html = "html"
+
+
+@app.command()
+def report(
+    framework: Annotated[
+        str | None,
+        typer.Option(help="One framework: owasp-llm, atlas, nist-ai-rmf or eu-ai-act."),
+    ] = None,
+    fmt: Annotated[
+        ReportFormat, typer.Option("--format", help="markdown or html.")
+    ] = ReportFormat.markdown,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="File to write (default: stdout).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Write the posture report for auditors (from the latest assessment)."""
+    with _posture(db) as p:
+        text = p.report(framework, format=fmt.value)
+    if output is None:
+        sys.stdout.write(text + "\n")
+    else:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"wrote {output}")
+
+
 @export_app.command("cyclonedx")
 def export_cyclonedx(
     output: Annotated[
