@@ -24,6 +24,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -225,6 +226,28 @@ scan_runs = Table(
     Column("started_at", UTCDateTime(), nullable=False),
     Column("payload", JSON(), nullable=False),
     Index("ix_scan_runs_started_at", "started_at"),
+)
+
+rate_buckets = Table(
+    "rate_buckets",
+    METADATA,
+    Column("key", SafeText(), primary_key=True),
+    Column("tokens", Float(), nullable=False),
+    Column("updated_at", Float(), nullable=False),  # seconds since the epoch
+)
+
+approval_requests = Table(
+    "approval_requests",
+    METADATA,
+    Column("id", SafeText(), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("action", SafeText(), nullable=False),
+    Column("resource", SafeText(), nullable=False),
+    Column("requester", SafeText(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("payload", JSON(), nullable=False),
+    Index("ix_approval_requests_status", "status"),
 )
 
 risk_snapshots = Table(

@@ -1,0 +1,1 @@
+"""Policy: access control (Cedar), data-usage rules, rate limits, approvals, guards."""
