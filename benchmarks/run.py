@@ -96,7 +96,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=20_000)
     parser.add_argument(
         "--only",
-        choices=["scan", "models", "logs", "risk", "embedding", "quality", "scale"],
+        choices=["scan", "models", "logs", "risk", "ratelimit", "embedding", "quality", "scale"],
         action="append",
         help="Run only these benchmarks (repeatable; default: all).",
     )
@@ -123,6 +123,7 @@ def main() -> None:
         "models": ("benchmarks.model_scan", "model_scan.json", True),
         "logs": ("benchmarks.log_ingest", "log_ingest.json", True),
         "risk": ("benchmarks.risk_assess", "risk_assess.json", True),
+        "ratelimit": ("benchmarks.ratelimit_bench", "ratelimit.json", True),
         "embedding": ("benchmarks.embedding_speed", "embedding_speed.json", False),
         "quality": ("benchmarks.leakage_quality", "leakage_quality.json", False),
         "scale": ("benchmarks.leakage_scale", "leakage_scale.json", False),
