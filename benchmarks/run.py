@@ -96,7 +96,17 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=20_000)
     parser.add_argument(
         "--only",
-        choices=["scan", "models", "logs", "risk", "ratelimit", "embedding", "quality", "scale"],
+        choices=[
+            "scan",
+            "models",
+            "logs",
+            "risk",
+            "ratelimit",
+            "policy",
+            "embedding",
+            "quality",
+            "scale",
+        ],
         action="append",
         help="Run only these benchmarks (repeatable; default: all).",
     )
@@ -124,6 +134,8 @@ def main() -> None:
         "logs": ("benchmarks.log_ingest", "log_ingest.json", True),
         "risk": ("benchmarks.risk_assess", "risk_assess.json", True),
         "ratelimit": ("benchmarks.ratelimit_bench", "ratelimit.json", True),
+        "policy": ("benchmarks.policy_bench", "policy.json", True),
+        "guard": ("benchmarks.guard_bench", "guard.json", True),
         "embedding": ("benchmarks.embedding_speed", "embedding_speed.json", False),
         "quality": ("benchmarks.leakage_quality", "leakage_quality.json", False),
         "scale": ("benchmarks.leakage_scale", "leakage_scale.json", False),

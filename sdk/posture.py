@@ -38,7 +38,11 @@ from aiposture.views import AssetList, FindingList, RelationList, RiskList, Scan
 if TYPE_CHECKING:
     import pandas as pd
 
+    from aiposture.embeddings.leakage import LeakageIndex
     from aiposture.leakage import LeakageService
+    from aiposture.policy.approvals import ApprovalService
+    from aiposture.policy.engine import PolicyEngine
+    from aiposture.policy.guard import Guard
     from aiposture.risk.frameworks import Coverage
     from aiposture.store.base import Store
 
@@ -89,6 +93,8 @@ class Posture:
         self._registry = registry
         self.actor = actor or default_actor()
         self.settings = settings if settings is not None else Settings()
+        self._policy: PolicyEngine | None = None
+        self._approvals: ApprovalService | None = None
         self._leakage: LeakageService | None = None
 
     @classmethod
@@ -353,7 +359,23 @@ class Posture:
         """
         from aiposture.risk.engine import assess
 
+        if self.settings.policy_folder() is not None:
+            self._record_policy_violations()
         return assess(self.store, settings=self.settings.risk, actor=self.actor)
+
+    def _record_policy_violations(self) -> None:
+        """Store the data-usage violations of the policy as the ``assessment:policy``
+        source's findings (they go stale once fixed)."""
+        from aiposture.store.base import SourceUpdate
+
+        engine = self.policy
+        engine.refresh()
+        found = engine.violations()
+        self.store.apply(
+            [SourceUpdate(source="assessment:policy", observations=list(found))],
+            scan_id="policy",
+            actor=self.actor,
+        )
 
     @property
     def risks(self) -> RiskList:
@@ -427,6 +449,123 @@ class Posture:
             frame["mean_score_change"] = frame["mean_score"].diff().fillna(0.0)
         return frame
 
+    # -- policy ----------------------------------------------------------------------
+    @property
+    def policy(self) -> PolicyEngine:
+        """Access decisions, what-if and data-usage violations under the policy folder.
+
+        Raises:
+            ConfigError: No policy folder is configured (``[policy] folder``), or it is
+                invalid (the message names the file and line).
+        """
+        if self._policy is None:
+            from aiposture.policy.engine import PolicyEngine
+            from aiposture.policy.loader import PolicyStore
+
+            folder = self.settings.policy_folder()
+            if folder is None:
+                raise ConfigError(
+                    "no policy folder configured: set [policy] folder in the configuration"
+                )
+            self._policy = PolicyEngine(PolicyStore(folder), self.store)
+        return self._policy
+
+    @property
+    def approvals(self) -> ApprovalService:
+        """The approval workflow under the policy's approval rules and principals."""
+        if self._approvals is None:
+            from aiposture.policy.approvals import (
+                ApprovalRequirement,
+                ApprovalService,
+                PrincipalInfo,
+                PrincipalType,
+                StaticDirectory,
+            )
+
+            ps = self.policy.policy_set
+            assets = [a for a in self.store.assets() if not a.stale]
+            requirements = [
+                ApprovalRequirement(
+                    action=rule.action.value,
+                    resource=a.id,
+                    approvers=rule.approvers,
+                    group=rule.group,
+                    validity_seconds=rule.valid_for,
+                )
+                for rule in ps.approvals
+                for a in assets
+                if rule.resource.matches(a)
+            ]
+            kinds = {t.value for t in PrincipalType}
+            directory = StaticDirectory(
+                {
+                    p.id: PrincipalInfo(
+                        type=PrincipalType(p.type.value)
+                        if p.type.value in kinds
+                        else PrincipalType.SERVICE,
+                        groups=set(p.groups),
+                    )
+                    for p in ps.principals
+                }
+            )
+            from aiposture.store.sql import SQLStore
+
+            if not isinstance(self.store, SQLStore):
+                raise ConfigError("approvals need an SQL store (SQLite or PostgreSQL)")
+            self._approvals = ApprovalService(self.store, requirements, directory)
+        return self._approvals
+
+    def guard(
+        self,
+        *,
+        principal: str,
+        model: str,
+        on_violation: str = "raise",
+        leakage: LeakageIndex | None = None,
+    ) -> Guard:
+        """Checks around calls of ``principal`` to ``model`` (a context manager and a
+        decorator): access, the policy's rate limits (shared through the store), secrets
+        in prompts and outputs, training-data leakage when ``leakage`` is given.
+
+        Raises:
+            ConfigError: No valid policy folder.
+            NotFoundError: ``principal`` is not declared in the policy.
+        """
+        from aiposture.policy.guard import Guard
+        from aiposture.policy.ratelimit import RateLimiter
+
+        engine = self.policy
+        return Guard(
+            engine.principal(principal),
+            model,
+            engine=engine,
+            limiter=RateLimiter(self.store),
+            rate_rules=engine.policy_set.rate_limits,
+            leakage=leakage,
+            on_violation=on_violation,  # type: ignore[arg-type]
+        )
+
+    def deploy(self, ref: str, *, principal: str, environment: str = "prod") -> Asset:
+        """Deploy a model (set its environment), gated by policy and a valid approval.
+
+        The policy must allow ``principal`` to ``deploy`` the asset, and, where an
+        approval rule covers it, an approved, unexpired request by ``principal`` for this
+        asset must be in the store; it is consumed. The gate checks the store itself.
+
+        Raises:
+            PolicyViolation: The policy denies the deployment.
+            ApprovalError: No valid approval is on record.
+        """
+        from aiposture.policy.models import PolicyViolation
+
+        asset = self.asset(ref)
+        decision = self.policy.check(principal, "deploy", asset)
+        if not decision.allowed:
+            raise PolicyViolation(decision)
+        if self.approvals.requirement_for("deploy", asset.id) is not None:
+            self.approvals.consume("deploy", asset.id, principal)
+        return self.store.update_asset(asset.id, actor=principal, environment=environment)
+
     # -- export and audit ---------------------------------------------------------
     def export_cyclonedx(
         self, path: str | os.PathLike[str] | None = None, *, include_stale: bool = False
@@ -447,6 +586,12 @@ class Posture:
     def audit_log(self, *, since_seq: int = 0, limit: int | None = None) -> list[AuditEntry]:
         """Entries of the append-only audit log."""
         return self.store.audit_log(since_seq=since_seq, limit=limit)
+
+    @property
+    def audit(self) -> _Audit:
+        """The audit trail: ``log()`` and ``verify()`` (the hash chain, and every approval
+        request against the digests the chain recorded)."""
+        return _Audit(self)
 
     def verify_audit(self) -> AuditReport:
         """Check the audit log's hash chain."""
@@ -483,6 +628,28 @@ class Posture:
 
     def __repr__(self) -> str:
         return f"Posture({_mask(self.store.url)!r})"
+
+
+class _Audit:
+    """``posture.audit``: read and verify the audit trail."""
+
+    def __init__(self, posture: Posture) -> None:
+        self._p = posture
+
+    def log(self, *, since_seq: int = 0, limit: int | None = None) -> list[AuditEntry]:
+        """Audit entries in order."""
+        return self._p.audit_log(since_seq=since_seq, limit=limit)
+
+    def verify(self) -> AuditReport:
+        """Check the hash chain, then (when a policy is configured) every approval request
+        against its audited digests; the first problem found is reported."""
+        report = self._p.verify_audit()
+        if not report.ok or self._p.settings.policy_folder() is None:
+            return report
+        return self._p.approvals.verify()
+
+    def __repr__(self) -> str:
+        return "<posture.audit: log(), verify()>"
 
 
 def _mask(url: str) -> str:

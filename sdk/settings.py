@@ -24,6 +24,9 @@ An example::
     data_sensitivity = 1.0
     business_impact = 1.0
 
+    [policy]
+    folder = "policy"       # Cedar access policies, data usage, rate limits, approvals
+
     [risk.thresholds]       # lowest score (0-100) of each priority
     critical = 49
     high = 30
@@ -50,6 +53,7 @@ from aiposture.errors import ConfigError
 
 __all__ = [
     "DiscoverySettings",
+    "PolicySettings",
     "PriorityThresholds",
     "RiskSettings",
     "RiskWeights",
@@ -128,6 +132,16 @@ class RiskSettings(_Section):
     )
 
 
+class PolicySettings(_Section):
+    """Settings of policy enforcement (``[policy]``)."""
+
+    folder: str | None = Field(
+        default=None,
+        description="The policy folder (Cedar policies, data_usage.yaml, rate_limits.yaml, "
+        "approvals.yaml, principals.yaml); relative to the configuration file.",
+    )
+
+
 class Settings(_Section):
     """Everything configurable, validated; immutable.
 
@@ -138,7 +152,17 @@ class Settings(_Section):
 
     discovery: DiscoverySettings = DiscoverySettings()
     risk: RiskSettings = RiskSettings()
+    policy: PolicySettings = PolicySettings()
     source: str | None = Field(default=None, exclude=True)
+
+    def policy_folder(self) -> Path | None:
+        """The policy folder, resolved against the configuration file's folder."""
+        if self.policy.folder is None:
+            return None
+        folder = Path(os.path.expanduser(self.policy.folder))
+        if not folder.is_absolute() and self.source is not None:
+            folder = Path(self.source).parent / folder
+        return folder
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> Settings:

@@ -54,6 +54,12 @@ leakage_app = typer.Typer(
 )
 app.add_typer(audit_app, name="audit")
 app.add_typer(leakage_app, name="leakage")
+policy_app = typer.Typer(help="Policy as code: validate, check decisions.", no_args_is_help=True)
+approvals_app = typer.Typer(
+    help="Approval requests: list, request, approve, deny.", no_args_is_help=True
+)
+app.add_typer(policy_app, name="policy")
+app.add_typer(approvals_app, name="approvals")
 
 DbOption = Annotated[
     str | None,
@@ -436,6 +442,111 @@ def report(
         err.print(f"wrote {output}")
 
 
+@policy_app.command("validate")
+def policy_validate(
+    folder: Annotated[Path, typer.Argument(help="The policy folder.")],
+) -> None:
+    """Validate a policy folder; exit 2 naming the file and line of the first problem."""
+    from aiposture.policy.loader import load_policy
+
+    ps = load_policy(folder)
+    out.print(
+        f"{folder}: valid: {len(ps.cedar)} Cedar policies, {len(ps.data_usage.rules)} "
+        f"data-usage rules, {len(ps.rate_limits)} rate limits, {len(ps.approvals)} approval "
+        f"rules, {len(ps.principals)} principals"
+    )
+
+
+@policy_app.command("check")
+def policy_check(
+    principal: Annotated[str, typer.Option(help="Who (a principal of principals.yaml).")],
+    action: Annotated[str, typer.Option(help="query, deploy, modify, train, export, approve.")],
+    resource: Annotated[str, typer.Option(help="An asset id or unique name.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print the decision as JSON.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Decide one request under the configured policy; exit 1 when it is denied."""
+    with _posture(db) as p:
+        decision = p.policy.check(principal, action, resource)
+    if json_out:
+        out.print_json(decision.model_dump_json())
+    else:
+        verdict = "[green]allow[/green]" if decision.allowed else "[red]deny[/red]"
+        out.print(f"{verdict} {principal} {action} {resource}")
+        for reason in decision.reasons:
+            out.print(f"  {reason}", highlight=False)
+    if not decision.allowed:
+        raise _Failed
+
+
+@approvals_app.command("list")
+def approvals_list(
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    db: DbOption = None,
+) -> None:
+    """List approval requests, oldest first."""
+    with _posture(db) as p:
+        items = p.approvals.list(status)
+    if json_out:
+        sys.stdout.write(json.dumps([r.model_dump(mode="json") for r in items], indent=2) + "\n")
+        return
+    table = Table(title=f"{len(items)} request(s)", header_style="bold")
+    for col in ("id", "status", "action", "resource", "requester", "approvals", "expires"):
+        table.add_column(col)
+    for r in items:
+        table.add_row(
+            r.id,
+            r.status.value,
+            r.action,
+            r.resource,
+            r.requester,
+            f"{len(r.approvals)}/{r.required_approvals}",
+            r.deadline().isoformat(timespec="minutes"),
+        )
+    out.print(table)
+
+
+@approvals_app.command("request")
+def approvals_request(
+    action: Annotated[str, typer.Option(help="The gated action (deploy, train, ...).")],
+    resource: Annotated[str, typer.Option(help="An asset id.")],
+    requester: Annotated[str, typer.Option(help="Who asks.")],
+    justification: Annotated[str, typer.Option(help="Why.")],
+    db: DbOption = None,
+) -> None:
+    """Ask for approval; prints the request id."""
+    with _posture(db) as p:
+        r = p.approvals.request(action, resource, requester, justification)
+    out.print(r.id)
+
+
+@approvals_app.command("approve")
+def approvals_approve(
+    request_id: Annotated[str, typer.Argument(help="The request.")],
+    reviewer: Annotated[str, typer.Option(help="Who approves.")],
+    reason: Annotated[str, typer.Option(help="Why.")],
+    db: DbOption = None,
+) -> None:
+    """Approve a request (separation of duties enforced; refusals exit 2 and are audited)."""
+    with _posture(db) as p:
+        r = p.approvals.approve(request_id, reviewer, reason)
+    out.print(f"{r.id}: {r.status.value}")
+
+
+@approvals_app.command("deny")
+def approvals_deny(
+    request_id: Annotated[str, typer.Argument(help="The request.")],
+    reviewer: Annotated[str, typer.Option(help="Who denies.")],
+    reason: Annotated[str, typer.Option(help="Why.")],
+    db: DbOption = None,
+) -> None:
+    """Deny a request."""
+    with _posture(db) as p:
+        r = p.approvals.deny(request_id, reviewer, reason)
+    out.print(f"{r.id}: {r.status.value}")
+
+
 @export_app.command("cyclonedx")
 def export_cyclonedx(
     output: Annotated[
@@ -596,7 +707,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except AIPostureError as exc:
         err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
-        return 3
+        # a refused request (policy or approval) is the caller's, not aiposture's, failure
+        refused = {"PolicyViolation", "ApprovalError"}
+        return 1 if type(exc).__name__ in refused else 3
     except typer.Exit as exc:
         return int(getattr(exc, "exit_code", 0))
     except typer.Abort:

@@ -1,0 +1,1 @@
+"""Integrations with AI frameworks (each imports its framework lazily)."""
