@@ -18,6 +18,19 @@ from pathlib import Path
 from benchmarks.tree import generate
 
 RESULTS = Path(__file__).parent / "results"
+#: Every benchmark, in the order ``make bench`` runs them.
+ALL = (
+    "scan",
+    "models",
+    "logs",
+    "risk",
+    "ratelimit",
+    "policy",
+    "guard",
+    "embedding",
+    "quality",
+    "scale",
+)
 
 
 def _walk_and_read(root: Path) -> tuple[int, int]:
@@ -96,22 +109,12 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=20_000)
     parser.add_argument(
         "--only",
-        choices=[
-            "scan",
-            "models",
-            "logs",
-            "risk",
-            "ratelimit",
-            "policy",
-            "embedding",
-            "quality",
-            "scale",
-        ],
+        choices=ALL,
         action="append",
         help="Run only these benchmarks (repeatable; default: all).",
     )
     args = parser.parse_args()
-    wanted = set(args.only or ["scan", "models", "logs", "risk", "embedding", "quality", "scale"])
+    wanted = set(args.only or ALL)
     RESULTS.mkdir(parents=True, exist_ok=True)
     machine = {
         "python": platform.python_version(),
