@@ -1,0 +1,1 @@
+"""Monitoring: interaction events, detectors (plugins) and alerts."""
