@@ -17,7 +17,9 @@ from aiposture.monitor.base import Detector
 __all__ = ["BUILTIN_DETECTORS", "DetectorRegistry", "default_detectors"]
 
 #: ``module:Class`` of every built-in detector, imported lazily.
-BUILTIN_DETECTORS: tuple[str, ...] = ()
+BUILTIN_DETECTORS: tuple[str, ...] = (
+    "aiposture.monitor.detectors.exfiltration:ExfiltrationDetector",
+)
 
 
 class DetectorRegistry:
