@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
     from aiposture.embeddings.leakage import LeakageIndex
     from aiposture.leakage import LeakageService
+    from aiposture.monitor.service import Monitor
     from aiposture.policy.approvals import ApprovalService
     from aiposture.policy.engine import PolicyEngine
     from aiposture.policy.guard import Guard
@@ -95,6 +96,7 @@ class Posture:
         self.settings = settings if settings is not None else Settings()
         self._policy: PolicyEngine | None = None
         self._approvals: ApprovalService | None = None
+        self._monitor: Monitor | None = None
         self._leakage: LeakageService | None = None
 
     @classmethod
@@ -448,6 +450,16 @@ class Posture:
         if not frame.empty:
             frame["mean_score_change"] = frame["mean_score"].diff().fillna(0.0)
         return frame
+
+    # -- monitoring ------------------------------------------------------------------
+    @property
+    def monitor(self) -> Monitor:
+        """Detectors over AI traffic: ``scan_prompt``, ``detect``, ``read``, ``run``."""
+        from aiposture.monitor.service import Monitor
+
+        if self._monitor is None:
+            self._monitor = Monitor()
+        return self._monitor
 
     # -- policy ----------------------------------------------------------------------
     @property

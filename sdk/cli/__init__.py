@@ -547,6 +547,50 @@ def approvals_deny(
     out.print(f"{r.id}: {r.status.value}")
 
 
+@app.command("scan-prompt")
+def scan_prompt_cmd(
+    text: Annotated[str | None, typer.Argument(help="A prompt to scan.")] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", help="JSONL with id and text fields, one prompt per line."),
+    ] = None,
+    threshold: Annotated[
+        float, typer.Option(help="Exit 1 when a score reaches this (0 to 1).")
+    ] = 0.5,
+) -> None:
+    """Score prompts for injection and jailbreak; print JSON (score 0-1 and label per input)."""
+    from aiposture.monitor.detectors.injection import scan_prompt
+
+    if (text is None) == (file is None):
+        raise ConfigError("give a prompt or --file FILE (one of them)")
+    if not 0 <= threshold <= 1:
+        raise ConfigError(f"--threshold must be between 0 and 1, not {threshold}")
+    inputs: list[tuple[str, str]] = []
+    if text is not None:
+        inputs.append(("0", text))
+    else:
+        assert file is not None
+        try:
+            lines = file.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read {file}: {exc}") from None
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                inputs.append((str(row.get("id", n)), str(row["text"])))
+            except (json.JSONDecodeError, KeyError, AttributeError):
+                raise ConfigError(f"{file}:{n}: not a JSON object with a text field") from None
+    results = []
+    for rid, t in inputs:
+        verdict = scan_prompt(t).as_dict()
+        results.append({"id": rid, **verdict})
+    sys.stdout.write(json.dumps({"results": results}, indent=2, ensure_ascii=False) + "\n")
+    if any(r["score"] >= threshold for r in results):
+        raise _Failed
+
+
 @export_app.command("cyclonedx")
 def export_cyclonedx(
     output: Annotated[

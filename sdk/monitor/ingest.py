@@ -222,10 +222,11 @@ def _attrs(items: Any) -> dict[str, Any]:
 def _messages_text(value: Any) -> str:
     """The text of a ``gen_ai.*.messages`` value (JSON string or list of messages)."""
     if isinstance(value, str):
+        raw = value
         try:
-            value = json.loads(value)
+            value = json.loads(raw)
         except json.JSONDecodeError:
-            return value
+            return raw
     parts: list[str] = []
     for msg in value if isinstance(value, list) else [value]:
         if isinstance(msg, dict):

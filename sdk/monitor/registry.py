@@ -19,6 +19,7 @@ __all__ = ["BUILTIN_DETECTORS", "DetectorRegistry", "default_detectors"]
 #: ``module:Class`` of every built-in detector, imported lazily.
 BUILTIN_DETECTORS: tuple[str, ...] = (
     "aiposture.monitor.detectors.exfiltration:ExfiltrationDetector",
+    "aiposture.monitor.detectors.injection:PromptInjectionDetector",
 )
 
 
