@@ -115,9 +115,17 @@ def main() -> None:
         action="append",
         help="Run only these benchmarks (repeatable; default: all).",
     )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="Folder for the JSON results (default: benchmarks/results).",
+    )
     args = parser.parse_args()
+    results: Path = args.results
+    started = time.perf_counter()
     wanted = set(args.only or ALL)
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    results.mkdir(parents=True, exist_ok=True)
     machine = {
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
@@ -131,7 +139,7 @@ def main() -> None:
         finally:
             shutil.rmtree(work, ignore_errors=True)
         result["machine"] = machine
-        (RESULTS / "scan_throughput.json").write_text(json.dumps(result, indent=2) + "\n")
+        (results / "scan_throughput.json").write_text(json.dumps(result, indent=2) + "\n")
         print(json.dumps(result, indent=2))
     # (module, results file, whether run() takes a scratch folder)
     others = {
@@ -159,8 +167,9 @@ def main() -> None:
         else:
             figures = import_module(module).run()
         figures.setdefault("machine", machine)
-        (RESULTS / filename).write_text(json.dumps(figures, indent=2) + "\n")
-        print(f"{key}: wrote benchmarks/results/{filename}")
+        (results / filename).write_text(json.dumps(figures, indent=2) + "\n")
+        print(f"{key}: wrote {results / filename}")
+    print(f"make bench: {time.perf_counter() - started:.0f} s in all")
 
 
 if __name__ == "__main__":
