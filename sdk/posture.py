@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 
     from aiposture.embeddings.leakage import LeakageIndex
     from aiposture.leakage import LeakageService
+    from aiposture.monitor.alerts import AlertList
+    from aiposture.monitor.models import Alert
     from aiposture.monitor.service import Monitor
     from aiposture.policy.approvals import ApprovalService
     from aiposture.policy.engine import PolicyEngine
@@ -454,12 +456,23 @@ class Posture:
     # -- monitoring ------------------------------------------------------------------
     @property
     def monitor(self) -> Monitor:
-        """Detectors over AI traffic: ``scan_prompt``, ``detect``, ``read``, ``run``."""
+        """Detectors over AI traffic: ``scan_prompt``, ``detect``, ``read``, ``run``, with
+        stored events and alerts (see :class:`~aiposture.monitor.service.Monitor`)."""
         from aiposture.monitor.service import Monitor
 
         if self._monitor is None:
-            self._monitor = Monitor()
+            self._monitor = Monitor(self.store, settings=self.settings, actor=self.actor)
         return self._monitor
+
+    @property
+    def alerts(self) -> AlertList:
+        """Monitoring alerts, live first, then the most severe (``.to_pandas()``)."""
+        return self.monitor.alerts
+
+    def set_alert_status(self, alert_id: str, status: str, *, reason: str | None = None) -> Alert:
+        """Triage an alert (``acknowledged``, ``resolved``, ``false_positive``, ``open``);
+        recorded with who (this posture's actor) and when, and audited."""
+        return self.monitor.set_alert_status(alert_id, status, reason=reason)
 
     # -- policy ----------------------------------------------------------------------
     @property

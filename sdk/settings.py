@@ -31,6 +31,12 @@ An example::
     critical = 49
     high = 30
     medium = 12
+
+    [monitor]
+    store_text = "redacted"  # full | redacted | none
+    retention_days = 30
+    alert_window_minutes = 60
+    leakage_indexes = { "support-bot" = "indexes/support-train" }
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -142,6 +148,36 @@ class PolicySettings(_Section):
     )
 
 
+class MonitorSettings(_Section):
+    """Settings of monitoring (``[monitor]``)."""
+
+    store_text: Literal["full", "redacted", "none"] = Field(
+        default="redacted",
+        description="How prompts and responses are stored: as sent, with secrets, PII and "
+        "data-carrying URLs replaced by [REDACTED:TYPE], or not at all.",
+    )
+    retention_days: float = Field(
+        default=30.0, gt=0, description="Events older than this are deleted (alerts are kept)."
+    )
+    alert_window_minutes: float = Field(
+        default=60.0,
+        gt=0,
+        description="Detections of one detector for one principal and model within this "
+        "window of the alert's last one are grouped into that alert.",
+    )
+    detectors: tuple[str, ...] | None = Field(
+        default=None, description="Detector ids to run (all registered ones by default)."
+    )
+    leakage_indexes: dict[str, str] = Field(
+        default_factory=dict,
+        description="Model name or asset id -> leakage index folder, checked against that "
+        "model's responses (relative to the configuration file).",
+    )
+    batch_size: int = Field(
+        default=256, ge=1, le=100_000, description="Events stored per transaction."
+    )
+
+
 class Settings(_Section):
     """Everything configurable, validated; immutable.
 
@@ -153,6 +189,7 @@ class Settings(_Section):
     discovery: DiscoverySettings = DiscoverySettings()
     risk: RiskSettings = RiskSettings()
     policy: PolicySettings = PolicySettings()
+    monitor: MonitorSettings = MonitorSettings()
     source: str | None = Field(default=None, exclude=True)
 
     def policy_folder(self) -> Path | None:
@@ -163,6 +200,16 @@ class Settings(_Section):
         if not folder.is_absolute() and self.source is not None:
             folder = Path(self.source).parent / folder
         return folder
+
+    def leakage_index_paths(self) -> dict[str, Path]:
+        """``monitor.leakage_indexes`` resolved against the configuration file's folder."""
+        out: dict[str, Path] = {}
+        for model, raw in self.monitor.leakage_indexes.items():
+            folder = Path(os.path.expanduser(raw))
+            if not folder.is_absolute() and self.source is not None:
+                folder = Path(self.source).parent / folder
+            out[model] = folder
+        return out
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> Settings:

@@ -7,6 +7,7 @@ import base64
 import pytest
 
 from aiposture.models import Severity
+from aiposture.monitor.detectors import exfiltration
 from aiposture.monitor.detectors.exfiltration import ExfiltrationDetector, find_pii
 from aiposture.monitor.models import Detection, Event, ToolCall
 
@@ -223,3 +224,100 @@ def test_detector_metadata() -> None:
     assert ExfiltrationDetector.id == "AIP-DET-EXFIL"
     assert {"owasp-llm:LLM02", "owasp-llm:LLM07"} <= set(ExfiltrationDetector.frameworks)
     assert not ExfiltrationDetector.needs_embeddings
+
+
+# --------------------------------------------------------------------------
+# Gating: cheap conditions decide which recognisers run, never what is found
+
+
+def test_phone_number_glued_to_words_and_punctuation_is_found() -> None:
+    text = "Ring us (tel:+44 20 7946 0958) or text 415-555-2671; ext. none."
+    found = [(t, text[s:e]) for t, s, e, _ in find_pii(text)]
+    assert ("PHONE_NUMBER", "+44 20 7946 0958") in found
+    assert ("PHONE_NUMBER", "415-555-2671") in found
+
+
+def test_international_number_shortcut_agrees_with_every_region() -> None:
+    # one region decides a bare '+' number; anything before it that may start another
+    # candidate ('(' or a digit) sends the window through every region instead
+    regions = exfiltration._phone_setup()[0]
+    for text in (
+        "Desk +44 20 7946 0958.",
+        "Desk (+44 20 7946 0958).",
+        "Line 2+44 20 7946 0958 is open.",
+        "Call +1 415-555-2671 now",
+    ):
+        spans = {sp for r in regions for sp in exfiltration._region_matches(text, r)}
+        expected = sorted(
+            s for s in spans if not any(o != s and o[0] <= s[0] and s[1] <= o[1] for o in spans)
+        )
+        assert [(s, e) for _, s, e, _ in find_pii(text)] == expected, text
+        assert expected, text
+
+
+def test_text_without_digits_skips_the_phone_matcher_but_finds_the_email(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[str] = []
+    real = exfiltration._region_matches
+
+    def counting(window: str, region: str) -> list[tuple[int, int]]:
+        calls.append(window)
+        return real(window, region)
+
+    monkeypatch.setattr(exfiltration, "_region_matches", counting)
+    text = "Write to ana.silva@correio.example.pt, she answers within a day."
+    assert [(t, text[s:e]) for t, s, e, _ in find_pii(text)] == [
+        ("EMAIL_ADDRESS", "ana.silva@correio.example.pt")
+    ]
+    assert calls == []
+    unique = "Or call +351 21 234 5678 before noon."
+    assert [t for t, *_ in find_pii(unique)] == ["PHONE_NUMBER"]
+    assert calls  # with digits the matcher does run
+
+
+def test_ip_address_is_not_sent_to_the_phone_matcher(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    real = exfiltration._region_matches
+    monkeypatch.setattr(exfiltration, "_region_matches", lambda w, r: calls.append(w) or real(w, r))
+    text = "The gateway at 203.0.113.189 answered."
+    assert [(t, text[s:e]) for t, s, e, _ in find_pii(text)] == [("IP_ADDRESS", "203.0.113.189")]
+    assert calls == []
+
+
+def test_recognisers_read_only_the_runs_holding_their_anchor() -> None:
+    prose = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 40
+    ip6 = "2001:db8:85a3::8a2e:370:7334"
+    text = f"{prose}Mail bob.k@post.example.net from {ip6}; SSN 536-22-1947.{prose}"
+    found = {(t, text[s:e]) for t, s, e, _ in find_pii(text)}
+    assert found == {
+        ("EMAIL_ADDRESS", "bob.k@post.example.net"),
+        ("IP_ADDRESS", ip6),
+        ("US_SSN", "536-22-1947"),
+    }
+    runs = exfiltration._runs(text, [exfiltration._EMAIL_RUN])
+    assert [text[rs:re_] for _, _, rs, re_ in runs] == ["bob.k@post.example.net"]
+
+
+def test_gates_reject_texts_that_cannot_hold_the_entity() -> None:
+    assert not exfiltration._IPV4_GATE.search("Version 1.2.3 shipped on 4.5.")
+    assert exfiltration._IPV4_GATE.search("host 10.0.0.1")
+    assert not exfiltration._ipv6_gate("Note: the time is 10:45, see ratio 3:2.")
+    assert exfiltration._ipv6_gate("loopback ::1")
+    assert exfiltration._ipv6_gate("fe80:1:2:3:4:5:6:7")
+    assert exfiltration._count_digits("a1b22 ٣") == 4  # non-ASCII digits count too
+
+
+def test_repeated_windows_give_the_same_spans_from_the_cache() -> None:
+    text = "Front desk: +1 415-555-2671 (24 h)."
+    first = find_pii(text)
+    again = find_pii("Again: " + text)
+    assert [text[s:e] for _, s, e, _ in first] == ["+1 415-555-2671"]
+    assert [e - s for _, s, e, _ in again] == [e - s for _, s, e, _ in first]
+    assert again[0][1] == first[0][1] + len("Again: ")
+
+
+def test_phone_spans_are_dropped_when_min_score_is_above_the_phone_score() -> None:
+    text = "Call +44 20 7946 0958 or mail x.y@site.example.com"
+    assert [t for t, *_ in find_pii(text, min_score=0.45)] == ["EMAIL_ADDRESS"]
+    assert [t for t, *_ in find_pii(text)] == ["PHONE_NUMBER", "EMAIL_ADDRESS"]

@@ -41,7 +41,7 @@ def test_read_events_from_a_log_and_run_them(tmp_path: Path) -> None:
         + "\n"
     )
     with Posture.open(tmp_path / "p.db") as p:
-        results = {e.id: found for e, found in p.monitor.run(p.monitor.read(log))}
+        results = {e.id: found for e, found in p.monitor.stream(p.monitor.read(log))}
     assert results["a"] == []
     assert [d.detector for d in results["b"]] == ["AIP-DET-INJECTION"]
 

@@ -54,7 +54,9 @@ def test_file_order_explicit_then_env_then_local_then_home(
         ("[discovery]\nsanctioned = []\n", "discovery.sanctioned: Extra inputs"),
         ('[discovery]\nsanctioned_services = "openai"\n', "discovery.sanctioned_services"),
         ('[discovery]\nsanctioned_services = [" "]\n', "an empty name"),
-        ("[monitor]\n", "monitor: Extra inputs"),
+        ("[monitoring]\n", "monitoring: Extra inputs"),
+        ('[monitor]\nstore_text = "some"\n', "monitor.store_text"),
+        ("[monitor]\nretention_days = 0\n", "monitor.retention_days"),
     ],
 )
 def test_a_bad_file_is_a_clear_error_naming_file_and_key(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -31,9 +32,18 @@ from aiposture.errors import (
     NotFoundError,
     ScanError,
 )
-from aiposture.models import AssetKind, FindingStatus, Priority, RiskSnapshot, ScanRun, Severity
+from aiposture.models import (
+    AssetKind,
+    FindingStatus,
+    Priority,
+    RiskSnapshot,
+    ScanRun,
+    Severity,
+)
+from aiposture.monitor.models import Alert, AlertStatus
 
 if TYPE_CHECKING:
+    from aiposture.monitor.service import MonitorRun
     from aiposture.posture import Posture
 
 __all__ = ["app", "main"]
@@ -60,6 +70,11 @@ approvals_app = typer.Typer(
 )
 app.add_typer(policy_app, name="policy")
 app.add_typer(approvals_app, name="approvals")
+alerts_app = typer.Typer(
+    help="Monitoring alerts: list, acknowledge, resolve, mark false positive.",
+    no_args_is_help=True,
+)
+app.add_typer(alerts_app, name="alerts")
 
 DbOption = Annotated[
     str | None,
@@ -738,6 +753,191 @@ def leakage_check(
     if worst:
         err.print(f"{len(worst)} output(s) leak training data ({fail_on.value} or worse)")
         raise _Failed
+
+
+class EventFormat(StrEnum):
+    """Formats ``aiposture monitor`` reads."""
+
+    jsonl = "jsonl"
+    csv = "csv"
+    otlp = "otlp"
+
+
+@app.command("monitor")
+def monitor_cmd(
+    log: Annotated[
+        Path | None, typer.Argument(help="A log (JSONL, CSV) or OTLP JSON trace file.")
+    ] = None,
+    format: Annotated[
+        EventFormat | None,
+        typer.Option("--format", help="Format of LOG or --follow (default: from the suffix)."),
+    ] = None,
+    follow: Annotated[
+        Path | None, typer.Option("--follow", help="Follow a growing JSONL or CSV log.")
+    ] = None,
+    otlp_port: Annotated[
+        int | None,
+        typer.Option("--otlp-port", help="Receive OTLP/HTTP JSON traces on 127.0.0.1:PORT."),
+    ] = None,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="Field mapping FIELD=KEY (repeatable), e.g. principal=user."),
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Stop after this many events.")] = None,
+    fail_on: Annotated[
+        FailOn | None,
+        typer.Option("--fail-on", help="Exit 1 when an alert of this severity or worse opened."),
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Run the detectors over AI traffic, store the events and raise alerts.
+
+    Batch mode reads LOG to its end; continuous mode (--follow, --otlp-port) runs until
+    interrupted (Ctrl-C), printing throughput as it goes.
+    """
+    sources = [x for x in (log, follow, otlp_port) if x is not None]
+    if len(sources) != 1:
+        raise ConfigError("give exactly one source: LOG, --follow FILE or --otlp-port PORT")
+    fields: dict[str, str] | None = None
+    if mapping:
+        fields = {}
+        for item in mapping:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip() or not value.strip():
+                raise ConfigError(f"--map {item!r} is not FIELD=KEY")
+            fields[key.strip()] = value.strip()
+    fmt = format.value if format is not None else None
+
+    def report(run: MonitorRun) -> None:
+        err.print(
+            f"{run.events} events, {sum(run.detections.values())} detections, "
+            f"{len(run.new_alerts)} new alerts, {run.events_per_second:.0f} events/s",
+            highlight=False,
+        )
+
+    with _posture(db) as p:
+        try:
+            if log is not None:
+                if not log.is_file():
+                    raise ConfigError(f"no such log file: {log}")
+                run = p.monitor.run(log, format=fmt, mapping=fields, limit=limit, progress=True)
+            elif follow is not None:
+                from aiposture.monitor.stream import follow as follow_file
+
+                if fmt == "otlp":
+                    raise ConfigError("--follow reads JSONL or CSV logs, not OTLP files")
+                fmt = fmt or ("csv" if follow.suffix.lower() == ".csv" else "jsonl")
+                events = follow_file(follow, format=fmt, mapping=fields)
+                err.print(f"following {follow} (Ctrl-C to stop)", highlight=False)
+                run = p.monitor.run(events, limit=limit, on_batch=report, max_wait=1.0)
+            else:
+                from aiposture.monitor.stream import OtlpReceiver
+
+                assert otlp_port is not None
+                with OtlpReceiver(port=otlp_port) as rx:
+                    err.print(f"receiving OTLP/HTTP JSON on {rx.url} (Ctrl-C to stop)")
+                    run = p.monitor.run(rx.events(), limit=limit, on_batch=report, max_wait=1.0)
+        except KeyboardInterrupt:
+            err.print("stopped", highlight=False)
+            run = None
+        new_ids = set(run.new_alerts) if run is not None else set()
+        opened = [a for a in p.alerts if a.id in new_ids]
+    if run is None:
+        return
+    summary = run.as_dict()
+    if json_out:
+        summary["alerts"] = [a.model_dump(mode="json") for a in opened]
+        sys.stdout.write(json.dumps(summary, indent=2, default=str) + "\n")
+    else:
+        report(run)
+        if run.skipped:
+            err.print(f"skipped records: {run.skipped}", highlight=False)
+        _alerts_table(opened)
+    if fail_on is not None:
+        rank = Severity(fail_on.value).rank
+        if any(a.severity.rank >= rank for a in opened):
+            raise _Failed
+
+
+def _alerts_table(alerts: Sequence[Alert]) -> None:
+    table = Table(title=f"{len(alerts)} alert(s)", header_style="bold")
+    for col in ("severity", "status", "detector", "title", "principal", "model", "count", "id"):
+        table.add_column(col)
+    for a in alerts:
+        table.add_row(
+            a.severity.value,
+            a.status.value,
+            a.detector,
+            a.title,
+            a.principal or "",
+            a.model or "",
+            str(a.count),
+            a.id,
+        )
+    out.print(table)
+
+
+@alerts_app.command("list")
+def alerts_list(
+    status: Annotated[
+        list[str] | None, typer.Option(help="Only these statuses (repeatable).")
+    ] = None,
+    severity: Annotated[FailOn | None, typer.Option(help="Only this severity or worse.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    db: DbOption = None,
+) -> None:
+    """List alerts: live first, then the most severe, then the most recent."""
+    with _posture(db) as p:
+        alerts = p.alerts
+    if status:
+        allowed = {s.value for s in AlertStatus}
+        bad = [s for s in status if s not in allowed]
+        if bad:
+            raise ConfigError(f"unknown alert status {bad[0]!r}; use {', '.join(sorted(allowed))}")
+        alerts = alerts.filter(status=list(status))
+    if severity is not None:
+        alerts = alerts.at_least(severity.value)
+    if json_out:
+        sys.stdout.write(json.dumps(alerts.to_list(), indent=2) + "\n")
+    else:
+        _alerts_table(list(alerts))
+
+
+def _triage(alert_id: str, status: AlertStatus, reason: str | None, db: str | None) -> None:
+    with _posture(db) as p:
+        a = p.set_alert_status(alert_id, status.value, reason=reason)
+    out.print(f"{a.id}: {a.status.value} by {a.status_by}")
+
+
+@alerts_app.command("ack")
+def alerts_ack(
+    alert_id: Annotated[str, typer.Argument(help="The alert.")],
+    reason: Annotated[str | None, typer.Option(help="Why.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Acknowledge an alert (someone is on it)."""
+    _triage(alert_id, AlertStatus.ACKNOWLEDGED, reason, db)
+
+
+@alerts_app.command("resolve")
+def alerts_resolve(
+    alert_id: Annotated[str, typer.Argument(help="The alert.")],
+    reason: Annotated[str | None, typer.Option(help="Why.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Resolve an alert (a new detection opens a new alert)."""
+    _triage(alert_id, AlertStatus.RESOLVED, reason, db)
+
+
+@alerts_app.command("false-positive")
+def alerts_false_positive(
+    alert_id: Annotated[str, typer.Argument(help="The alert.")],
+    reason: Annotated[str, typer.Option(help="Why it is not an attack (required).")],
+    db: DbOption = None,
+) -> None:
+    """Mark an alert a false positive (repeats within its window are folded into it)."""
+    _triage(alert_id, AlertStatus.FALSE_POSITIVE, reason, db)
 
 
 def main(argv: list[str] | None = None) -> int:

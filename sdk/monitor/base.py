@@ -14,10 +14,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, Self
 
 from aiposture.models import Severity
 from aiposture.monitor.models import Detection, Event
+
+if TYPE_CHECKING:
+    from aiposture.settings import Settings
 
 __all__ = ["Detector"]
 
@@ -35,6 +38,11 @@ class Detector(ABC):
     severity: ClassVar[Severity] = Severity.MEDIUM
     #: Whether it needs embeddings of the event's texts (shared through ``embeddings``).
     needs_embeddings: ClassVar[bool] = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """An instance configured from ``settings`` (override to read ``[monitor]``)."""
+        return cls()
 
     @abstractmethod
     def detect(

@@ -33,7 +33,18 @@ from pydantic import ValidationError
 
 from aiposture.monitor.models import Event
 
-__all__ = ["DEFAULT_MAPPING", "IngestStats", "read_csv", "read_jsonl", "read_otlp_json"]
+__all__ = [
+    "DEFAULT_MAPPING",
+    "IngestStats",
+    "csv_row_event",
+    "decode_line",
+    "otlp_events",
+    "parse_jsonl_line",
+    "read_csv",
+    "read_jsonl",
+    "read_otlp_json",
+    "split_csv_line",
+]
 
 #: Event field → source key, used when no mapping is given.
 DEFAULT_MAPPING: dict[str, str] = {
@@ -112,21 +123,101 @@ def _event(record: dict[str, Any], mapping: dict[str, str], source: str, fallbac
     return Event.model_validate(data)
 
 
+def decode_line(raw: bytes, n: int, stats: IngestStats) -> str | None:
+    """The text of one raw log line (``None`` when too long, not UTF-8 — counted — or blank).
+
+    Args:
+        raw: The line's bytes, with or without its newline.
+        n: Its line number, for the error count.
+        stats: Where a skipped line is counted.
+    """
+    if len(raw) > MAX_LINE:
+        stats.skip("line too long", n)
+        return None
+    try:
+        text = codecs.decode(raw, "utf-8")
+    except UnicodeDecodeError:
+        stats.skip("not UTF-8", n)
+        return None
+    return text if text.strip() else None
+
+
 def _lines(path: Path, stats: IngestStats) -> Iterator[tuple[int, str]]:
-    decoder = codecs.getincrementaldecoder("utf-8")()
     with open(path, "rb") as fh:
         for n, raw in enumerate(fh, 1):
-            if len(raw) > MAX_LINE:
-                stats.skip("line too long", n)
-                continue
-            try:
-                text = decoder.decode(raw, final=True)
-            except UnicodeDecodeError:
-                stats.skip("not UTF-8", n)
-                decoder.reset()
-                continue
-            if text.strip():
+            text = decode_line(raw, n, stats)
+            if text is not None:
                 yield n, text
+
+
+def parse_jsonl_line(
+    line: str, n: int, mapping: dict[str, str], stats: IngestStats, name: str
+) -> Event | None:
+    """The event of one JSONL line, or ``None`` (the reason counted in ``stats``).
+
+    Args:
+        line: The decoded line.
+        n: Its line number (the event id is ``name:n`` when the record has none).
+        mapping: Event field → key, complete (``DEFAULT_MAPPING`` already merged in).
+        stats: Counts the record, and the event or the reason it was skipped.
+        name: The source's name for fallback ids (the file name).
+    """
+    stats.records += 1
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        stats.skip("not JSON", n)
+        return None
+    if not isinstance(record, dict):
+        stats.skip("not a JSON object", n)
+        return None
+    try:
+        event = _event(record, mapping, "jsonl", f"{name}:{n}")
+    except (ValidationError, ValueError, TypeError, OverflowError):
+        stats.skip("missing or mistyped field", n)
+        return None
+    stats.events += 1
+    return event
+
+
+def split_csv_line(line: str, n: int, stats: IngestStats) -> list[str] | None:
+    """The cells of one CSV line, or ``None`` (counted as ``not a CSV row``)."""
+    try:
+        return next(csv.reader(io.StringIO(line)))
+    except (csv.Error, StopIteration):
+        stats.skip("not a CSV row", n)
+        return None
+
+
+def csv_row_event(
+    header: list[str],
+    row: list[str],
+    n: int,
+    mapping: dict[str, str],
+    stats: IngestStats,
+    name: str,
+) -> Event | None:
+    """The event of one CSV data row under ``header``, or ``None`` (the reason counted).
+
+    Args:
+        header: The column names.
+        row: The row's cells.
+        n: Its line number (the event id is ``name:n`` when the row has none).
+        mapping: Event field → column, complete (``DEFAULT_MAPPING`` already merged in).
+        stats: Counts the record, and the event or the reason it was skipped.
+        name: The source's name for fallback ids (the file name).
+    """
+    stats.records += 1
+    if len(row) != len(header):
+        stats.skip("wrong number of columns", n)
+        return None
+    try:
+        event = _event(dict(zip(header, row, strict=True)), mapping, "csv", f"{name}:{n}")
+    except (ValidationError, ValueError, TypeError, OverflowError):
+        stats.skip("missing or mistyped field", n)
+        return None
+    stats.events += 1
+    return event
 
 
 def read_jsonl(
@@ -143,22 +234,9 @@ def read_jsonl(
     stats = stats if stats is not None else IngestStats(str(path))
     mapping = {**DEFAULT_MAPPING, **(mapping or {})}
     for n, line in _lines(path, stats):
-        stats.records += 1
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            stats.skip("not JSON", n)
-            continue
-        if not isinstance(record, dict):
-            stats.skip("not a JSON object", n)
-            continue
-        try:
-            event = _event(record, mapping, "jsonl", f"{path.name}:{n}")
-        except (ValidationError, ValueError, TypeError, OverflowError):
-            stats.skip("missing or mistyped field", n)
-            continue
-        stats.events += 1
-        yield event
+        event = parse_jsonl_line(line, n, mapping, stats, path.name)
+        if event is not None:
+            yield event
 
 
 def read_csv(
@@ -170,25 +248,15 @@ def read_csv(
     mapping = {**DEFAULT_MAPPING, **(mapping or {})}
     header: list[str] | None = None
     for n, line in _lines(path, stats):
-        try:
-            row = next(csv.reader(io.StringIO(line)))
-        except (csv.Error, StopIteration):
-            stats.skip("not a CSV row", n)
+        row = split_csv_line(line, n, stats)
+        if row is None:
             continue
         if header is None:
             header = row
             continue
-        stats.records += 1
-        if len(row) != len(header):
-            stats.skip("wrong number of columns", n)
-            continue
-        try:
-            event = _event(dict(zip(header, row, strict=True)), mapping, "csv", f"{path.name}:{n}")
-        except (ValidationError, ValueError, TypeError, OverflowError):
-            stats.skip("missing or mistyped field", n)
-            continue
-        stats.events += 1
-        yield event
+        event = csv_row_event(header, row, n, mapping, stats, path.name)
+        if event is not None:
+            yield event
 
 
 # --- OpenTelemetry ------------------------------------------------------------------------

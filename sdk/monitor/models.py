@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiposture.models import Severity, utcnow
 
-__all__ = ["Detection", "Event", "Span", "ToolCall"]
+__all__ = ["Alert", "AlertStatus", "Detection", "Event", "Span", "ToolCall"]
 
 
 class _Model(BaseModel):
@@ -77,3 +78,49 @@ class Detection(_Model):
     figures: dict[str, float] = Field(
         default_factory=dict, description="Numbers behind the verdict (p-values, rates...)."
     )
+
+
+class AlertStatus(StrEnum):
+    """Where an alert stands in triage."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    FALSE_POSITIVE = "false_positive"
+
+
+class Alert(_Model):
+    """Detections of one detector for one principal and model, grouped in a time window.
+
+    ``count`` detections were folded into it between ``first_seen`` and ``last_seen``
+    (event times); ``event_ids`` keeps the most recent ones. ``severity`` is the
+    detector's, raised one level when the model's asset is at high or critical risk.
+    """
+
+    id: str
+    group_key: str
+    detector: str
+    title: str
+    severity: Severity
+    score: float = Field(ge=0, le=1, description="Highest detection score in the alert.")
+    status: AlertStatus = AlertStatus.OPEN
+    principal: str | None = None
+    application: str | None = None
+    model: str | None = None
+    asset_id: str | None = None
+    first_seen: datetime
+    last_seen: datetime
+    count: int = Field(default=1, ge=1)
+    event_ids: list[str] = Field(default_factory=list)
+    evidence: list[str] = Field(default_factory=list)
+    figures: dict[str, float] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
+    finding_ids: list[str] = Field(default_factory=list)
+    status_by: str | None = None
+    status_at: datetime | None = None
+    status_reason: str | None = None
+
+    def _repr_html_(self) -> str:
+        from aiposture.monitor.alerts import alert_html
+
+        return alert_html(self)

@@ -8,18 +8,27 @@ test file.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib import import_module
 from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
 
 from aiposture.errors import ConfigError
 from aiposture.monitor.base import Detector
+
+if TYPE_CHECKING:
+    from aiposture.settings import Settings
 
 __all__ = ["BUILTIN_DETECTORS", "DetectorRegistry", "default_detectors"]
 
 #: ``module:Class`` of every built-in detector, imported lazily.
 BUILTIN_DETECTORS: tuple[str, ...] = (
+    "aiposture.monitor.detectors.drift:DriftDetector",
     "aiposture.monitor.detectors.exfiltration:ExfiltrationDetector",
+    "aiposture.monitor.detectors.extraction:ExtractionDetector",
     "aiposture.monitor.detectors.injection:PromptInjectionDetector",
+    "aiposture.monitor.detectors.leakage:LeakageDetector",
+    "aiposture.monitor.detectors.volume:VolumeDetector",
 )
 
 
@@ -63,9 +72,17 @@ class DetectorRegistry:
         except KeyError:
             raise ConfigError(f"unknown detector {did!r}; known: {', '.join(self.ids())}") from None
 
-    def create(self, ids: list[str] | None = None) -> list[Detector]:
-        """Instances of the named detectors (all of them by default)."""
-        return [self.get(d)() for d in (ids if ids is not None else self.ids())]
+    def create(
+        self, ids: Sequence[str] | None = None, *, settings: Settings | None = None
+    ) -> list[Detector]:
+        """Instances of the named detectors (all of them by default).
+
+        With ``settings``, each is built by its :meth:`~Detector.from_settings`.
+        """
+        chosen = [self.get(d) for d in (ids if ids is not None else self.ids())]
+        if settings is None:
+            return [cls() for cls in chosen]
+        return [cls.from_settings(settings) for cls in chosen]
 
     def __len__(self) -> int:
         return len(self._by_id)

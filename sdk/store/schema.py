@@ -39,9 +39,11 @@ __all__ = [
     "METADATA",
     "SafeText",
     "UTCDateTime",
+    "alerts",
     "assets",
     "audit_log",
     "clean_text",
+    "events",
     "files",
     "findings",
     "json_dumps",
@@ -248,6 +250,45 @@ approval_requests = Table(
     Column("expires_at", UTCDateTime(), nullable=False),
     Column("payload", JSON(), nullable=False),
     Index("ix_approval_requests_status", "status"),
+)
+
+events = Table(
+    "events",
+    METADATA,
+    Column("id", SafeText(), primary_key=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("principal", SafeText(), nullable=True),
+    Column("application", SafeText(), nullable=True),
+    Column("model", SafeText(), nullable=True),
+    Column("asset_id", SafeText(), nullable=True),
+    Column("source", SafeText(), nullable=False),
+    Column("text_mode", String(16), nullable=False),  # full | redacted | none
+    Column("detections", Integer(), nullable=False),
+    Column("payload", JSON(), nullable=False),
+    Index("ix_events_at", "at"),
+    Index("ix_events_principal", "principal"),
+    Index("ix_events_asset_id", "asset_id"),
+)
+
+alerts = Table(
+    "alerts",
+    METADATA,
+    Column("id", SafeText(), primary_key=True),
+    Column("group_key", SafeText(), nullable=False),
+    Column("detector", SafeText(), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("severity_rank", SmallInteger(), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("principal", SafeText(), nullable=True),
+    Column("model", SafeText(), nullable=True),
+    Column("asset_id", SafeText(), nullable=True),
+    Column("first_seen", UTCDateTime(), nullable=False),
+    Column("last_seen", UTCDateTime(), nullable=False),
+    Column("count", Integer(), nullable=False),
+    Column("payload", JSON(), nullable=False),
+    Index("ix_alerts_group_key", "group_key"),
+    Index("ix_alerts_status", "status"),
+    Index("ix_alerts_last_seen", "last_seen"),
 )
 
 risk_snapshots = Table(

@@ -82,7 +82,7 @@ __all__ = [
 #: Where the store lives when no URL is given.
 DEFAULT_PATH = Path("~/.aiposture/posture.db")
 #: The newest schema revision.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 #: Actor recorded for changes no person asked for (saving a scan run).
 SYSTEM_ACTOR = "aiposture"
 #: How long a SQLite writer waits for another one, in milliseconds.
