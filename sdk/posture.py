@@ -547,10 +547,15 @@ class Posture:
         model: str,
         on_violation: str = "raise",
         leakage: LeakageIndex | None = None,
+        monitor: bool = True,
     ) -> Guard:
         """Checks around calls of ``principal`` to ``model`` (a context manager and a
         decorator): access, the policy's rate limits (shared through the store), secrets
         in prompts and outputs, training-data leakage when ``leakage`` is given.
+
+        With ``monitor`` (the default) every call, denied ones included, is also a
+        monitoring event: the detectors run on it, it is stored and may raise an alert
+        (``posture.alerts``). This adds the detectors' time to the call.
 
         Raises:
             ConfigError: No valid policy folder.
@@ -568,6 +573,7 @@ class Posture:
             rate_rules=engine.policy_set.rate_limits,
             leakage=leakage,
             on_violation=on_violation,  # type: ignore[arg-type]
+            recorder=self.monitor.record if monitor else None,
         )
 
     def deploy(self, ref: str, *, principal: str, environment: str = "prod") -> Asset:

@@ -17,13 +17,21 @@ carry a secret. After it: the output must not carry a secret nor leak training d
 (when a leakage index is given). A violation raises :class:`PolicyViolation` with the
 decision, or, with ``on_violation="redact"``, content findings are masked and the call
 goes on (access and rate-limit denials always raise). Every decision is a
-:class:`GuardEvent`, kept on the guard and passed to ``sink`` (monitoring records them).
+:class:`GuardEvent`, kept on the guard and passed to ``sink``. With a ``recorder``
+(``posture.guard`` passes ``posture.monitor.record``), every call is also one
+monitoring :class:`~aiposture.monitor.models.Event` — prompt, output, latency, and the
+denial when there was one — so the detectors and alerts see guarded traffic. A failing
+recorder is logged and never breaks the call (monitoring fails open; the guard's own
+checks do not).
 """
 
 from __future__ import annotations
 
 import functools
+import logging
+import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
@@ -31,6 +39,7 @@ from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiposture.models import utcnow
+from aiposture.monitor.models import Event
 from aiposture.policy.models import Decision, PolicyViolation, Principal, RateLimitRule
 from aiposture.policy.ratelimit import RateLimit, RateLimiter
 
@@ -39,6 +48,8 @@ if TYPE_CHECKING:
     from aiposture.policy.engine import PolicyEngine
 
 __all__ = ["Guard", "GuardEvent", "OnViolation"]
+
+_log = logging.getLogger(__name__)
 
 OnViolation = Literal["raise", "redact"]
 _P = ParamSpec("_P")
@@ -73,6 +84,7 @@ class Guard:
         leakage: A leakage index to check outputs against.
         on_violation: ``raise`` (default) or ``redact`` for content findings.
         sink: Called with every :class:`GuardEvent`.
+        recorder: Called with one monitoring event per call (prompt and output).
         prompt_checks: Detectors run on every prompt (prompt injection, exfiltration...):
             each returns the reasons it objects, or nothing; any reason denies the call.
     """
@@ -89,6 +101,7 @@ class Guard:
         on_violation: OnViolation = "raise",
         sink: Callable[[GuardEvent], None] | None = None,
         prompt_checks: Sequence[Callable[[str], Sequence[str]]] = (),
+        recorder: Callable[[Event], object] | None = None,
     ) -> None:
         if on_violation not in ("raise", "redact"):
             raise ValueError(f"on_violation must be 'raise' or 'redact', not {on_violation!r}")
@@ -101,7 +114,9 @@ class Guard:
         self.on_violation = on_violation
         self.sink = sink
         self.prompt_checks = list(prompt_checks)
+        self.recorder = recorder
         self.events: list[GuardEvent] = []
+        self._local = threading.local()  # the prompt of the call in flight, per thread
 
     # --- the checks -------------------------------------------------------------------------
 
@@ -116,6 +131,14 @@ class Guard:
             PolicyViolation: Access denied, a rate limit reached, or a secret in the
                 prompt (unless redacting).
         """
+        self._local.pending = (prompt, time.perf_counter())
+        try:
+            return self._before(prompt, tokens)
+        except PolicyViolation as exc:
+            self._record("", f"denied: {'; '.join(exc.decision.reasons)}")
+            raise
+
+    def _before(self, prompt: str, tokens: int) -> str:
         t0 = time.perf_counter()
         if self.engine is not None:
             decision = self.engine.check(self.principal, "query", self.model)
@@ -152,6 +175,15 @@ class Guard:
         Raises:
             PolicyViolation: A secret or a leak (unless redacting).
         """
+        try:
+            checked = self._after(output)
+        except PolicyViolation as exc:
+            self._record(output, f"blocked: {'; '.join(exc.decision.reasons)}")
+            raise
+        self._record(output, None)
+        return checked
+
+    def _after(self, output: str) -> str:
         t0 = time.perf_counter()
         text = self._content("output", output, t0)
         if self.leakage is None:
@@ -199,6 +231,29 @@ class Guard:
         return wrapped
 
     # --- helpers ------------------------------------------------------------------------------
+
+    def _record(self, response: str, error: str | None) -> None:
+        """Hand the call to the recorder as one monitoring event (never raises)."""
+        if self.recorder is None:
+            return
+        prompt, started = getattr(self._local, "pending", ("", None))
+        self._local.pending = ("", None)
+        latency = (time.perf_counter() - started) * 1000 if started is not None else None
+        try:
+            self.recorder(
+                Event(
+                    id=f"guard-{uuid.uuid4().hex}",
+                    principal=self.principal.id,
+                    model=self.model,
+                    prompt=prompt,
+                    response=response,
+                    latency_ms=latency,
+                    error=error,
+                    source="guard",
+                )
+            )
+        except Exception:  # monitoring fails open: the call path must go on
+            _log.exception("aiposture: recording a guarded call for monitoring failed")
 
     def _content(self, stage: Literal["prompt", "output"], text: str, t0: float) -> str:
         from aiposture.discovery.secrets import find_secrets
