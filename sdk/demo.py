@@ -2,7 +2,9 @@
 
 ``python -m aiposture.demo`` builds the estate in a temporary folder, scans
 it into a fresh SQLite store, prints the inventory and the findings, rescans
-to show that unchanged files are skipped, and writes a CycloneDX AI-BOM.
+to show that unchanged files are skipped, writes a CycloneDX AI-BOM, then
+feeds two generated days of AI traffic (benign use and five attacks) through
+the monitoring detectors and prints the alerts.
 
 The estate is written by :func:`build_estate`, which tests and benchmarks
 use too. Its credentials are random strings made at run time in the shape
@@ -509,6 +511,22 @@ def annotate(db: str, estate: Estate) -> list[str]:
     return lines
 
 
+def write_traffic(path: Path, events_per_day: int, *, seed: int = 7) -> int:
+    """Write two days of generated AI traffic ending yesterday (attacks on the second day:
+    an injection campaign, indirect injection, an exfiltration through a markdown image,
+    a model-extraction attempt and a behaviour drift); the number of events."""
+    from datetime import UTC, datetime, timedelta
+
+    from aiposture.monitor.traffic import generate_traffic
+
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    traffic = generate_traffic(
+        today - timedelta(days=2), days=2, events_per_day=events_per_day, seed=seed
+    )
+    traffic.to_jsonl(path)
+    return len(traffic.events)
+
+
 def _to_file(cli: Callable[[list[str]], int], argv: list[str], path: Path) -> int:
     """Run a CLI command with its standard output written to ``path``."""
     import contextlib
@@ -521,6 +539,12 @@ def main(argv: list[str] | None = None) -> int:
     """Build the demo estate, scan it, assess it, print the inventory, risks and findings."""
     parser = argparse.ArgumentParser(prog="python -m aiposture.demo", description=__doc__)
     parser.add_argument("--dir", type=Path, help="Folder for the estate and store (default: temp)")
+    parser.add_argument(
+        "--traffic",
+        type=int,
+        default=500,
+        help="Benign events per day of the generated AI traffic (two days; 0 skips it)",
+    )
     args = parser.parse_args(argv)
 
     from rich.console import Console
@@ -560,6 +584,16 @@ def main(argv: list[str] | None = None) -> int:
         ),
         ("9. audit chain", ["audit", "verify", "--db", db]),
     ]
+    if args.traffic > 0:
+        traffic = write_traffic(base / "traffic.jsonl", args.traffic)
+        steps += [
+            (
+                f"10. two days of AI traffic ({traffic} events, attacks on the second day): "
+                "detectors, stored events, alerts",
+                ["monitor", str(base / "traffic.jsonl"), "--db", db],
+            ),
+            ("11. alerts to triage, worst first", ["alerts", "list", "--db", db]),
+        ]
     for title, argv_ in steps:
         console.rule(title)
         if not argv_:

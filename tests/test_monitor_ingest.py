@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from aiposture.monitor.ingest import IngestStats, read_csv, read_jsonl, read_otlp_json
+from aiposture.monitor.models import Event
 
 
 def test_jsonl_with_a_mapping_keeps_every_valid_line_and_counts_the_rest(tmp_path: Path) -> None:
@@ -145,3 +146,32 @@ def test_otlp_genai_spans_become_events_and_other_spans_are_counted(tmp_path: Pa
         40,
     )
     assert dict(stats.skipped) == {"not a GenAI span": 1, "malformed span": 1, "not JSON": 1}
+
+
+def test_aiposture_event_json_reads_back_with_the_default_mapping(tmp_path: Path) -> None:
+    from aiposture.monitor.models import ToolCall
+
+    original = Event(
+        id="e-1",
+        principal="ann",
+        application="hr",
+        model="llama",
+        prompt="p",
+        response="r",
+        retrieved=["doc one"],
+        tool_calls=[ToolCall(name="lookup", arguments="{}", result="ok")],
+        latency_ms=12.5,
+        error="timeout",
+        source="jsonl",
+    )
+    log = tmp_path / "events.jsonl"
+    log.write_text(original.model_dump_json() + "\n")
+    (back,) = list(read_jsonl(log))
+    assert back == original
+
+
+def test_csv_list_cells_hold_json_lists_or_one_text(tmp_path: Path) -> None:
+    log = tmp_path / "events.csv"
+    log.write_text('id,prompt,retrieved\na,q,"[""d1"", ""d2""]"\nb,q,just one doc\n')
+    events = {e.id: e for e in read_csv(log)}
+    assert events["a"].retrieved == ["d1", "d2"] and events["b"].retrieved == ["just one doc"]

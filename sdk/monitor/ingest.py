@@ -46,19 +46,24 @@ __all__ = [
     "split_csv_line",
 ]
 
-#: Event field → source key, used when no mapping is given.
+#: Event field → source key, used when no mapping is given. ``a|b`` means the first of
+#: the keys present; the defaults read common log names and aiposture's own event JSON.
 DEFAULT_MAPPING: dict[str, str] = {
     "id": "id",
-    "at": "timestamp",
-    "principal": "user",
-    "application": "application",
+    "at": "timestamp|at|time",
+    "principal": "user|principal",
+    "application": "application|app",
     "model": "model",
+    "asset_id": "asset_id",
     "system": "system",
     "prompt": "prompt",
     "response": "response",
+    "retrieved": "retrieved",
+    "tool_calls": "tool_calls",
     "input_tokens": "input_tokens",
     "output_tokens": "output_tokens",
     "latency_ms": "latency_ms",
+    "error": "error",
 }
 #: A line longer than this is skipped (a log line is not a document).
 MAX_LINE = 4 * 1024 * 1024
@@ -108,11 +113,19 @@ def _time(value: Any) -> datetime | None:
 
 def _event(record: dict[str, Any], mapping: dict[str, str], source: str, fallback_id: str) -> Event:
     data: dict[str, Any] = {"source": source}
-    for fld, key in mapping.items():
-        value = _get(record, key)
+    for fld, keys in mapping.items():
+        value = None
+        for key in keys.split("|") if "|" in keys else (keys,):
+            value = _get(record, key)
+            if value is not None:
+                break
         if value is None or value == "":
             continue
         data[fld] = _time(value) if fld == "at" else value
+    for fld in ("retrieved", "tool_calls"):  # a CSV cell holds a JSON list, or one text
+        if isinstance(data.get(fld), str):
+            text = data[fld].strip()
+            data[fld] = json.loads(text) if text.startswith("[") else [text]
     data.setdefault("id", fallback_id)
     data["id"] = str(data["id"])
     for fld in ("prompt", "response", "system", "principal", "application", "model"):
