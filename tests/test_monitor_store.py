@@ -257,3 +257,19 @@ def test_alerts_render_escaped_html_and_an_empty_frame(store: Store) -> None:
     html = p.alerts._repr_html_() + p.alerts[0]._repr_html_()
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert isinstance(p.alerts, AlertList) and p.alerts.live().by_detector() == {"TEST-KEYWORD": 1}
+
+
+def test_model_wide_detections_group_without_a_principal(store: Store) -> None:
+    class ModelWide(Keyword):
+        id: ClassVar[str] = "TEST-MODEL-WIDE"
+
+        def detect(
+            self, event: Event, *, embeddings: Sequence[Sequence[float]] | None = None
+        ) -> list[Detection]:
+            return [d.model_copy(update={"scope": "model"}) for d in super().detect(event)]
+
+    p = posture(store)
+    p.monitor.use([ModelWide()])
+    p.monitor.run([ev(1, 0, principal="ann"), ev(2, 5, principal="bob")])
+    (alert,) = p.alerts
+    assert alert.principal is None and alert.count == 2

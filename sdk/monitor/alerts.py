@@ -36,9 +36,14 @@ _SEVERITIES = list(Severity)
 
 
 def group_key(detection: Detection, event: Event) -> str:
-    """The key detections are grouped by: detector, principal, and the model."""
+    """The key detections are grouped by: detector, principal (none for model-wide
+    detections such as drift), and the model."""
     model = event.asset_id or event.model or event.application or "-"
-    return f"{detection.detector}|{event.principal or '-'}|{model}"
+    return f"{detection.detector}|{_principal(detection, event) or '-'}|{model}"
+
+
+def _principal(detection: Detection, event: Event) -> str | None:
+    return None if detection.scope == "model" else event.principal
 
 
 def escalate(severity: Severity, priority: Priority | None) -> Severity:
@@ -59,7 +64,7 @@ def _new(
         title=detection.title,
         severity=severity,
         score=detection.score,
-        principal=event.principal,
+        principal=_principal(detection, event),
         application=event.application,
         model=event.model,
         asset_id=event.asset_id,

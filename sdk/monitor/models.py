@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -77,6 +77,11 @@ class Detection(_Model):
     tags: list[str] = Field(default_factory=list)
     figures: dict[str, float] = Field(
         default_factory=dict, description="Numbers behind the verdict (p-values, rates...)."
+    )
+    scope: Literal["event", "model"] = Field(
+        default="event",
+        description="What it is about: this event and its principal, or the model as a "
+        "whole (drift), which its alert then groups without a principal.",
     )
 
 

@@ -706,6 +706,7 @@ class DriftDetector(Detector):
             evidence=evidence,
             tags=[*self.frameworks, *(f"signal:{s.signal}" for s in drifted)],
             figures=report.figures,
+            scope="model",
         )
 
 
