@@ -17,6 +17,8 @@ __all__ = ["DetectorRun", "run_detectors"]
 
 #: Errors kept on a run (the count goes on past it).
 MAX_ERRORS = 1000
+#: Characters of each text given to the embedder (far more than its 256 tokens take).
+EMBED_CHARS = 8192
 
 
 class DetectorRun:
@@ -61,7 +63,9 @@ class DetectorRun:
             return [None] * len(events)
         from aiposture.embeddings.embedder import get_embedder
 
-        texts = [e.texts() for e in events]
+        # the model reads only its first 256 tokens; tokenising a 10 MB prompt to throw
+        # most of it away would stall the stream, so texts are cut well past that point
+        texts = [[t[:EMBED_CHARS] for t in e.texts()] for e in events]
         flat = [t for ts in texts for t in ts]
         vectors = get_embedder().encode(flat).tolist() if flat else []
         out: list[list[list[float]] | None] = []

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Self
 
+from aiposture.errors import LeakageIndexError
 from aiposture.models import LeakType, Severity
 from aiposture.monitor.base import Detector
 from aiposture.monitor.models import Detection, Event, Span
@@ -35,7 +36,8 @@ class LeakageDetector(Detector):
 
     Args:
         indexes: Model name or asset id -> a loaded index or its folder (loaded and
-            verified on first use).
+            verified on first use; a folder that fails to load is not retried, each
+            event of its model then raises the same error).
         min_type: The least severe leak reported.
     """
 
@@ -60,6 +62,7 @@ class LeakageDetector(Detector):
     ) -> None:
         self._sources = {k.lower(): v for k, v in (indexes or {}).items()}
         self._loaded: dict[str, LeakageIndex] = {}
+        self._failed: dict[str, tuple[type[LeakageIndexError], str]] = {}
         self.min_type = LeakType(min_type)
         if self.min_type is LeakType.NONE:
             raise ValueError("min_type must be paraphrase, near-verbatim or verbatim")
@@ -82,7 +85,15 @@ class LeakageDetector(Detector):
             if isinstance(source, str | Path):
                 from aiposture.embeddings.leakage import LeakageIndex
 
-                index = LeakageIndex.load(source)
+                failed = self._failed.get(key)
+                if failed is not None:
+                    # Not reloaded (and re-verified) for every event of that model.
+                    raise failed[0](failed[1])
+                try:
+                    index = LeakageIndex.load(source)
+                except LeakageIndexError as exc:
+                    self._failed[key] = (type(exc), str(exc))
+                    raise
             else:
                 index = source
             self._loaded[key] = index
