@@ -229,6 +229,72 @@ _LOADED: dict[tuple[str, str], _Loaded] = {}
 _LOAD_LOCK = threading.Lock()
 
 
+@dataclass(frozen=True)
+class _FastPath:
+    """What :meth:`Embedder.encode_one` needs to run the model without sentence-transformers.
+
+    Built only for the common pipeline Transformer -> mean Pooling [-> Normalize]; the
+    tokenizer is a private copy with the model's truncation and special tokens, configured
+    once and never changed afterwards (so it can be shared between threads).
+    """
+
+    tokenizer: Tokenizer
+    transformer: Any
+    lower_case: bool
+    token_types: bool
+
+
+_FAST: dict[tuple[str, str], _FastPath | None] = {}
+_FAST_LOCK = threading.Lock()
+
+
+def _module_kind(module: Any) -> str:
+    return type(module).__name__
+
+
+def _fast_path(loaded: _Loaded) -> _FastPath | None:
+    """The direct path for a loaded model, or None when its pipeline is not the plain one.
+
+    The plain pipeline is the one every all-MiniLM / mpnet style model folder lists in its
+    modules.json: a Transformer whose output is mean-pooled over the attention mask (no
+    prompt exclusion), optionally followed by Normalize. Anything else (CLS or max pooling,
+    a Dense layer, a prompt, a non-BERT-like tokenizer) falls back to :meth:`Embedder.encode`.
+    """
+    model = loaded.model
+    modules = list(model)
+    kinds = [_module_kind(m) for m in modules]
+    if kinds not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
+        return None
+    transformer, pooling = modules[0], modules[1]
+    mode = getattr(pooling, "pooling_mode", None)
+    if mode is None and getattr(pooling, "pooling_mode_mean_tokens", False):
+        mode = "mean"
+    if isinstance(mode, (tuple, list)) and len(mode) == 1:
+        mode = mode[0]
+    if mode != "mean" or not getattr(pooling, "include_prompt", True):
+        return None
+    prompts = getattr(model, "prompts", None) or {}
+    if getattr(model, "default_prompt_name", None) or any(prompts.values()):
+        return None
+    auto_model = getattr(transformer, "auto_model", None)
+    backend = getattr(getattr(model, "tokenizer", None), "backend_tokenizer", None)
+    if auto_model is None or backend is None:
+        return None
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_str(backend.to_str())
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=loaded.max_tokens)
+    forward_names = getattr(auto_model.forward, "__code__", None)
+    token_types = forward_names is not None and "token_type_ids" in forward_names.co_varnames
+    return _FastPath(
+        tokenizer=tokenizer,
+        transformer=auto_model,
+        lower_case=bool(getattr(transformer, "do_lower_case", False)),
+        token_types=token_types,
+    )
+
+
 def _quiet_openmp() -> None:
     """Make idle OpenMP threads sleep instead of spinning, unless the user chose otherwise.
 
@@ -573,6 +639,62 @@ class Embedder:
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         np.divide(out, norms, out=out, where=norms > 0)
         return out
+
+    def _fast(self) -> _FastPath | None:
+        key = (str(self.folder), self.device)
+        with _FAST_LOCK:
+            if key not in _FAST:
+                _FAST[key] = _fast_path(self._loaded())
+            return _FAST[key]
+
+    def encode_one(self, text: str) -> npt.NDArray[np.float32]:
+        """Embed one text with less overhead than :meth:`encode` (for one short prompt).
+
+        Tokenises with a private copy of the model's tokenizer (same truncation and
+        special tokens) and runs the transformer directly under ``torch.inference_mode()``,
+        then mean-pools over the tokens and L2-normalises, as the model's own pipeline
+        does; no batching, sorting or progress bar. A model whose pipeline is not
+        Transformer + mean pooling (+ Normalize) goes through :meth:`encode` instead.
+
+        Args:
+            text: The text; only its first :attr:`max_tokens` tokens are embedded.
+
+        Returns:
+            A float32 vector of length :attr:`dimension`, L2-normalised (the same vector as
+            ``encode([text])[0]`` up to float rounding).
+
+        Raises:
+            TypeError: ``text`` is not a str.
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"text is a {type(text).__name__}, not a str")
+        fast = self._fast()
+        if fast is None:
+            row: npt.NDArray[np.float32] = self.encode([text])[0]
+            return row
+        import torch
+
+        loaded = self._loaded()
+        # The model's own truncation falls within this prefix (see _model_inputs).
+        prefix = text[: (loaded.max_tokens + 8) * _PREFIX_CHARS_PER_TOKEN]
+        if len(prefix) < len(text):
+            prefix = self._model_inputs([text])[0][0]
+        encoding = fast.tokenizer.encode(prefix.lower() if fast.lower_case else prefix)
+        ids = torch.tensor([encoding.ids], dtype=torch.long, device=self.device)
+        mask = torch.ones_like(ids)
+        inputs: dict[str, Any] = {"input_ids": ids, "attention_mask": mask}
+        if fast.token_types:
+            inputs["token_type_ids"] = torch.tensor(
+                [encoding.type_ids], dtype=torch.long, device=self.device
+            )
+        with loaded.lock, torch.inference_mode(), self._autocast():
+            hidden = fast.transformer(**inputs, return_dict=True).last_hidden_state
+            pooled = hidden[0].float().mean(dim=0)
+        vector: npt.NDArray[np.float32] = pooled.cpu().numpy().astype(np.float32, copy=False)
+        norm = float(np.linalg.norm(vector))
+        if norm > 0:
+            vector = vector / norm
+        return vector
 
 
 _EMBEDDERS: dict[tuple[str, str, str], Embedder] = {}

@@ -343,7 +343,8 @@ _PATTERNS: tuple[tuple[str, float, re.Pattern[str]], ...] = (
             r"complete\s+this\s+sentence\s+with)\b[^.\n?]{0,60}?"
             r"(?:\bsystem\s+(?:prompt|message|instructions?)"
             r"|\b(?:initial|original|hidden|secret|first|pre-?|developer|confidential|full)\s*"
-            r"(?:prompt|instructions?|message|rules|guidelines|directives?)\b"
+            r"(?:prompt|instructions?|directives?)\b"
+            r"|\b(?:hidden|secret|developer|confidential)\s+(?:message|rules|guidelines)\b"
             r"|\byour\s+(?:instructions|prompt|rules|guidelines|configuration)\b"
             r"|\b(?:text|everything|words?|lines?)\s+(?:above|before\s+(?:this|my))"
             r"|\bcontext\s+window\b"
@@ -384,8 +385,10 @@ _PATTERNS: tuple[tuple[str, float, re.Pattern[str]], ...] = (
             r"\s+(?:to|for)\s+(?:any\s+|the\s+)?(?:ai|assistant|llm|language\s+model|model|"
             r"agent|bot|chatbot|coding\s+agents?)s?\b"
             r"|\bif\s+you\s+are\s+an?\s+(?:ai|assistant|language\s+model|llm|bot)\b"
-            r"|\b(?:ai|assistant|llm|model|agent)s?\s+(?:\w+\s+)?(?:reading|processing|"
-            r"summari[sz]ing|evaluating|parsing)\s+this\b"
+            r"|\b(?:ai|assistant|llm|model|agent|screener"
+            r"|automated\s+(?:screener|reviewer|reader|grader|system))s?\s+(?:\w+\s+)?"
+            r"(?:reading|processing|summari[sz]ing|evaluating|parsing|screening|reviewing|"
+            r"grading|ranking)\s+this\b"
             r"|(?:^|<!--|[\[({:]|\.\s)\s*(?:the\s+)?(?:ai\s+)?(?:assistant|ai|llm|agent)\s*[,:]\s"
             r"|@ai[-_ ]?(?:agent|bot)\b"
             r"|\bwhen\s+(?:the|an?|any)\s+(?:ai|assistant|llm|model|agent)\s+(?:\w+\s+){0,2}"
@@ -472,12 +475,33 @@ _REVERSED_CUES = ("erongi", "drageresid", "tegrof", "snoitcurtsni", "tpmorp", "s
 _MIXED_SCRIPT = re.compile(r"\b(?=\w*[A-Za-z])(?=\w*[\u0400-\u04ff\u0370-\u03ff])\w+\b")
 
 
+#: Features that are single words with everyday meanings ("developer mode" in Chrome,
+#: "unrestricted funds", "uncensored film"): they count only when the text around them
+#: speaks to the model (second person, or names an AI, a persona or a character).
+_NEEDS_ADDRESSEE = frozenset({"special_mode", "restriction_free"})
+_ADDRESSEE = re.compile(
+    r"\b(?:you|your|you're|youre|yourself|u|ur|assistant|ai|chatbot|chatgpt|gpt|llm|"
+    r"bot|persona|answer|respond|reply|responses|answers|replies)\b"
+    # a sentence that starts with an order to the model: "Stay in character."
+    r"|(?:^|[.!:;]\s+)(?:stay|continue|proceed|remain|never|don't|do\s+not)\b",
+    _IM,
+)
+_ADDRESSEE_WINDOW = 120
+
+
+def _addressed(text: str, start: int, end: int) -> bool:
+    window = text[max(0, start - _ADDRESSEE_WINDOW) : end + _ADDRESSEE_WINDOW]
+    return _ADDRESSEE.search(window) is not None
+
+
 def _pattern_hits(text: str, offset: int = 0) -> list[HeuristicHit]:
     hits: list[HeuristicHit] = []
     for name, weight, pattern in _PATTERNS:
-        match = pattern.search(text)
-        if match:
+        for match in pattern.finditer(text):
+            if name in _NEEDS_ADDRESSEE and not _addressed(text, match.start(), match.end()):
+                continue
             hits.append(HeuristicHit(name, weight, offset + match.start(), offset + match.end()))
+            break
     return hits
 
 
@@ -728,7 +752,7 @@ class InjectionModel:
     """
 
     #: Classifier regularisation (inverse strength) over 384-dimension embeddings.
-    classifier_c: ClassVar[float] = 4.0
+    classifier_c: ClassVar[float] = 0.1
     #: Combiner regularisation.
     combiner_c: ClassVar[float] = 1.0
 
@@ -816,7 +840,8 @@ class InjectionModel:
 
         Args:
             text: The text.
-            embedding: Its embedding from the same embedder, when the caller has it.
+            embedding: Its embedding from the same embedder, when the caller has it
+                (otherwise it is computed with the embedder's single-text fast path).
             field: Where the text came from, carried into the result.
 
         Returns:
@@ -825,7 +850,7 @@ class InjectionModel:
         hits = tuple(heuristic_hits(text))
         heur = heuristic_score(hits)
         if embedding is None:
-            vector = self.embed([text])[0]
+            vector = self.embedder.encode_one(text)
         else:
             vector = np.asarray(embedding, dtype=np.float32).reshape(-1)
         query = vector.reshape(1, -1)
