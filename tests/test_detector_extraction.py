@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -110,10 +111,14 @@ def _unit(rng: np.random.Generator, n: int, dim: int = 32) -> np.ndarray:
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-def _feed(det: ExtractionDetector, principal: str, rows: np.ndarray) -> list[Detection]:
+def _feed(
+    det: ExtractionDetector, principal: str, rows: np.ndarray, spacing: float = 10.0
+) -> list[Detection]:
     out = []
+    t0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
     for i, v in enumerate(rows):
-        event = Event(id=f"{principal}-{i}", principal=principal, prompt=f"q{i}")
+        at = t0 + timedelta(seconds=spacing * i)
+        event = Event(id=f"{principal}-{i}", at=at, principal=principal, prompt=f"q{i}")
         out.extend(det.detect(event, embeddings=[v.tolist()]))
     return out
 
@@ -188,3 +193,11 @@ def test_replay_gives_the_same_detections() -> None:
     second = _feed(ExtractionDetector(), "u", rows)
     assert first and first == second
     assert "rule:templated" in first[0].tags
+
+
+def test_slow_templated_traffic_is_not_flagged_but_the_same_queries_fast_are() -> None:
+    rows = np.repeat(_unit(np.random.default_rng(4), 30), 4, axis=0)
+    # one query every 5 minutes: 12 an hour, below the 30 an extraction needs
+    assert _feed(ExtractionDetector(), "router", rows, spacing=300.0) == []
+    fast = _feed(ExtractionDetector(), "router", rows, spacing=10.0)
+    assert fast and fast[0].figures["queries_per_hour"] == pytest.approx(360.0)

@@ -81,6 +81,7 @@ class _Key:
     head: int = 0
     distances: deque[float] = field(default_factory=deque)
     buckets: deque[int] = field(default_factory=deque)
+    times: deque[float] = field(default_factory=deque)
     since_test: int = 0
     coverage: float | None = None
 
@@ -113,6 +114,9 @@ class ExtractionDetector(Detector):
         max_templated: Share of ``D`` below ``near_distance`` that is flagged.
         lsh_bits: Random hyperplanes of the coverage buckets (``2 ** lsh_bits``).
         coverage_window: Latest queries of a key whose coverage is measured.
+        min_rate: Queries per hour (over the key's last ``coverage_window`` queries) below
+            which a key is not flagged: extraction needs many queries, and templated
+            benign traffic (ticket routers, support macros) is slow next to it.
         max_keys: Keys kept (least recently seen are forgotten first).
         max_vectors: Embeddings kept over all keys; least recently seen keys are
             forgotten to stay under it (memory is about ``max_vectors * dim * 4`` bytes).
@@ -145,6 +149,7 @@ class ExtractionDetector(Detector):
         max_templated: float = 0.3,
         lsh_bits: int = 8,
         coverage_window: int = 50,
+        min_rate: float = 30.0,
         max_keys: int = 5000,
         max_vectors: int = 100_000,
         seed: int = 20190617,
@@ -166,6 +171,7 @@ class ExtractionDetector(Detector):
         self.max_templated = max_templated
         self.lsh_bits = lsh_bits
         self.coverage_window = coverage_window
+        self.min_rate = min_rate
         self.max_keys = max_keys
         self.max_vectors = max(max_vectors, max_history)
         self.seed = seed
@@ -208,6 +214,7 @@ class ExtractionDetector(Detector):
         self._stored += state.size - before
         bits = (vec @ planes) > 0
         state.buckets.append(int(bits @ (1 << np.arange(self.lsh_bits))))
+        state.times.append(event.at.timestamp())
         self._evict(keep=key)
 
         if len(state.buckets) >= self.coverage_window:
@@ -241,6 +248,7 @@ class ExtractionDetector(Detector):
                 sq_norms=np.empty(0, dtype=np.float32),
                 distances=deque(maxlen=self.max_distances),
                 buckets=deque(maxlen=self.coverage_window),
+                times=deque(maxlen=self.coverage_window),
             )
             self._keys[key] = state
         else:
@@ -270,6 +278,10 @@ class ExtractionDetector(Detector):
         many_templated = templated >= self.max_templated
         if not (prada or many_templated):
             return None
+        span = state.times[-1] - state.times[0] if len(state.times) > 1 else 0.0
+        rate = (len(state.times) - 1) * 3600.0 / span if span > 0 else math.inf
+        if rate < self.min_rate:
+            return None
 
         p_score = 0.5 * (1.0 - w) / (1.0 - self.delta) if self.delta < 1.0 else 1.0
         t_score = 0.5 * templated / self.max_templated
@@ -281,6 +293,8 @@ class ExtractionDetector(Detector):
             "distance_std": round(float(dist.std()), 4),
             "templated_rate": round(templated, 4),
             "near_distance": self.near_distance,
+            "queries_per_hour": round(rate, 1) if math.isfinite(rate) else 1e9,
+            "min_rate": self.min_rate,
         }
         evidence = [
             f"Shapiro-Wilk W = {w:.3f} on {dist.size} minimum query distances "
@@ -288,6 +302,8 @@ class ExtractionDetector(Detector):
             + (" — not normally distributed" if prada else ""),
             f"{templated:.0%} of queries are within {self.near_distance:g} of an earlier one "
             f"(templated or near-duplicate; threshold {self.max_templated:.0%})",
+            f"{rate:.0f} queries per hour over its last {len(state.times)} "
+            f"(flagged from {self.min_rate:g})",
         ]
         c_score = 0.0
         if state.coverage is not None:
