@@ -34,6 +34,7 @@ import hashlib
 import math
 import os
 import struct
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -96,6 +97,10 @@ _IO_BLOCK = 1 << 22
 
 
 def _faiss() -> Any:
+    if "faiss" not in sys.modules and "torch" not in sys.modules:
+        # FAISS ships its own OpenMP runtime, read once at import: idle threads must
+        # sleep on shared cores, as for torch (see embedder._quiet_openmp)
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import faiss
 
     return faiss
