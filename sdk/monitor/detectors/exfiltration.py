@@ -504,12 +504,22 @@ def _system_runs(text: str, system_words: Sequence[str], min_words: int) -> list
     if len(system_words) < _SHINGLE:
         return []
     grams = {tuple(system_words[i : i + _SHINGLE]) for i in range(len(system_words) - _SHINGLE + 1)}
-    words = [(m.group(0).lower(), m.start(), m.end()) for m in _WORD.finditer(text)]
-    covered = [False] * len(words)
-    for i in range(len(words) - _SHINGLE + 1):
-        if tuple(w for w, _, _ in words[i : i + _SHINGLE]) in grams:
+    firsts = {g[0] for g in grams}
+    # most responses share no six-word run with the system prompt: compare words first,
+    # and find their character offsets only when one run matched
+    lowered = _WORD.findall(text.lower()) if text.isascii() else None
+    if lowered is None:
+        lowered = [m.group(0).lower() for m in _WORD.finditer(text)]
+    covered = [False] * len(lowered)
+    found = False
+    for i in range(len(lowered) - _SHINGLE + 1):
+        if lowered[i] in firsts and tuple(lowered[i : i + _SHINGLE]) in grams:
+            found = True
             for j in range(i, i + _SHINGLE):
                 covered[j] = True
+    if not found:
+        return []
+    words = [(m.start(), m.end()) for m in _WORD.finditer(text)]
     runs: list[tuple[int, int]] = []
     i = 0
     while i < len(words):
@@ -520,7 +530,7 @@ def _system_runs(text: str, system_words: Sequence[str], min_words: int) -> list
         while j + 1 < len(words) and covered[j + 1]:
             j += 1
         if j - i + 1 >= min(min_words, len(system_words)):
-            runs.append((words[i][1], words[j][2]))
+            runs.append((words[i][0], words[j][1]))
         i = j + 1
     return runs
 
