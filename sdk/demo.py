@@ -559,7 +559,9 @@ def main(argv: list[str] | None = None) -> int:
     config.write_text(
         "[discovery]\nsanctioned_services = ["
         + ", ".join(f'"{s}"' for s in estate.sanctioned)
-        + "]\n",
+        + "]\n"
+        # the generated traffic's own sites: images and links to them are not exfiltration
+        + '[monitor]\nallowed_hosts = ["corp.example"]\n',
         encoding="utf-8",
     )
     console.rule("[bold]aiposture demo")

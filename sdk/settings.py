@@ -168,6 +168,11 @@ class MonitorSettings(_Section):
     detectors: tuple[str, ...] | None = Field(
         default=None, description="Detector ids to run (all registered ones by default)."
     )
+    allowed_hosts: tuple[str, ...] = Field(
+        default=(),
+        description="Hosts (and their subdomains) that responses may link to or load "
+        "images from with data in the URL: the organisation's own sites and CDNs.",
+    )
     leakage_indexes: dict[str, str] = Field(
         default_factory=dict,
         description="Model name or asset id -> leakage index folder, checked against that "

@@ -334,3 +334,14 @@ def test_system_prompt_runs_are_found_in_any_case_and_after_non_ascii_text() -> 
         (span,) = _system_runs(text, words, 10)
         assert text[span[0] : span[1]].lower().startswith("you are the support")
     assert _system_runs("No words in common with it at all, friend.", words, 10) == []
+
+
+def test_allowed_hosts_come_from_the_monitor_settings() -> None:
+    from aiposture.settings import Settings
+
+    settings = Settings.from_mapping({"monitor": {"allowed_hosts": ["corp.example"]}})
+    det = ExfiltrationDetector.from_settings(settings)
+    url = "https://cdn.corp.example/img/orion-4k-webcam-reset.png?v=aGVsbG8td29ybGQtZGF0YS1nb2VzLW91dA"
+    event = Event(id="e", response=f"See ![diagram]({url}) for the steps.")
+    assert det.detect(event) == []
+    assert ExfiltrationDetector().detect(event)  # the same image, no hosts allowed

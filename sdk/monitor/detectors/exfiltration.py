@@ -37,7 +37,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from aiposture.discovery.observe import secret_fingerprint
@@ -45,6 +45,9 @@ from aiposture.discovery.secrets import find_secrets
 from aiposture.models import Severity
 from aiposture.monitor.base import Detector
 from aiposture.monitor.models import Detection, Event, Span
+
+if TYPE_CHECKING:
+    from aiposture.settings import Settings
 
 __all__ = ["PII_ENTITIES", "ExfiltrationDetector", "find_pii"]
 
@@ -586,6 +589,11 @@ class ExfiltrationDetector(Detector):
         self.min_hex = min_hex
         self.min_system_words = min_system_words
         self.max_chars = max_chars
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """The detector with ``[monitor] allowed_hosts``."""
+        return cls(allowed_hosts=settings.monitor.allowed_hosts)
 
     # ---------------------------------------------------------------- public
 
