@@ -104,7 +104,9 @@ class ExtractionDetector(Detector):
 
     Args:
         max_history: Query embeddings kept per key (the earlier queries each new query
-            is compared with).
+            is compared with). 200 keeps a key's memory flat once it has sent 200
+            queries; the first test comes at ``min_distances`` queries anyway, and
+            templated probing repeats itself well within 200.
         max_distances: Minimum distances kept per key (the set ``D`` tested).
         min_distances: ``|D|`` from which the key is tested (warm-up before that).
         test_every: New queries between two tests of a key.
@@ -140,7 +142,7 @@ class ExtractionDetector(Detector):
     def __init__(
         self,
         *,
-        max_history: int = 1000,
+        max_history: int = 200,
         max_distances: int = 1000,
         min_distances: int = 50,
         test_every: int = 10,
