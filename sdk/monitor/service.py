@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from aiposture.monitor.alerts import AlertList
     from aiposture.monitor.detectors.injection import InjectionScan
     from aiposture.monitor.engine import DetectorRun
-    from aiposture.monitor.eventstore import AlertContext, EventStore
+    from aiposture.monitor.eventstore import AlertContext, BatchResult, EventStore
     from aiposture.monitor.ingest import IngestStats
     from aiposture.settings import Settings
     from aiposture.store.base import Store
@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 __all__ = ["Monitor", "MonitorRun"]
 
 _READERS = ("jsonl", "csv", "otlp")
+#: Seconds the inventory's model names, risk priorities and findings are reused before
+#: they are read again (a long-running monitor sees new assets and assessments).
+INVENTORY_TTL = 60.0
 
 
 @dataclass
@@ -109,7 +112,7 @@ class Monitor:
         self._store = store
         self._events: EventStore | None = None
         self._run: DetectorRun | None = None
-        self._assets: dict[str, str] | None = None
+        self._inventory_cache: tuple[float, dict[str, str], AlertContext] | None = None
 
     # -- detectors -----------------------------------------------------------------
     def scan_prompt(self, text: str, context: str | None = None) -> InjectionScan:
@@ -145,12 +148,10 @@ class Monitor:
         return self.detectors.detect(self._link(event))
 
     def stream(
-        self, events: Iterable[Event], *, batch_size: int | None = None
+        self, events: Iterable[Event], *, batch_size: int = 64
     ) -> Iterator[tuple[Event, list[Detection]]]:
         """Each event with its detections, in order; nothing stored (bounded memory)."""
-        size = batch_size or self.settings.monitor.batch_size
-        linked = (self._link(e) for e in events)
-        return self.detectors.run(linked, batch_size=min(size, 64))
+        return self.detectors.run((self._link(e) for e in events), batch_size=batch_size)
 
     # -- reading -------------------------------------------------------------------
     def read(
@@ -222,12 +223,9 @@ class Monitor:
             events = islice(events, limit)
         result = MonitorRun()
         store = self._event_store()
-        context = self._context() if store is not None else None
         cfg = self.settings.monitor
-        window = timedelta(minutes=cfg.alert_window_minutes)
-        retention = timedelta(days=cfg.retention_days)
         if store is not None:
-            store.prune(retention)
+            store.prune(timedelta(days=cfg.retention_days))
         start = time.perf_counter()
         batches = (
             _timed_batches(events, cfg.batch_size, max_wait)
@@ -243,13 +241,7 @@ class Monitor:
                 for dets in found:
                     result.detections.update(d.detector for d in dets)
                 if store is not None:
-                    done = store.write(
-                        pairs,
-                        text_mode=cfg.store_text,
-                        window=window,
-                        retention=retention,
-                        context=context,
-                    )
+                    done = self._write(store, pairs)
                     result.stored += done.stored
                     result.duplicates += done.duplicates
                     result.expired += done.expired
@@ -262,25 +254,30 @@ class Monitor:
                 if on_batch is not None:
                     on_batch(result)
         result.seconds = time.perf_counter() - start
-        result.detector_errors = self.detectors.error_count
         if stats is not None:
             result.skipped = dict(stats.skipped)
         return result
 
     def record(self, event: Event) -> list[Detection]:
         """Detect, store and alert on one event (the guard and LangChain handler's sink)."""
-        found = self.detectors.detect(self._link(event))
+        event = self._link(event)
+        found = self.detectors.detect(event)
         store = self._event_store()
         if store is not None:
-            cfg = self.settings.monitor
-            store.write(
-                [(event, found)],
-                text_mode=cfg.store_text,
-                window=timedelta(minutes=cfg.alert_window_minutes),
-                retention=timedelta(days=cfg.retention_days),
-                context=self._context(),
-            )
+            self._write(store, [(event, found)])
         return found
+
+    def _write(
+        self, store: EventStore, pairs: Sequence[tuple[Event, list[Detection]]]
+    ) -> BatchResult:
+        cfg = self.settings.monitor
+        return store.write(
+            pairs,
+            text_mode=cfg.store_text,
+            window=timedelta(minutes=cfg.alert_window_minutes),
+            retention=timedelta(days=cfg.retention_days),
+            context=self._inventory()[1],
+        )
 
     # -- stored events and alerts --------------------------------------------------
     def _event_store(self) -> EventStore | None:
@@ -298,21 +295,24 @@ class Monitor:
             raise ConfigError("this monitor has no store; open it through Posture.open()")
         return store
 
-    def _context(self) -> AlertContext:
-        from aiposture.monitor.eventstore import context_from
+    def _inventory(self) -> tuple[dict[str, str], AlertContext]:
+        """Model names to asset ids, and priorities and findings for alerts (cached)."""
+        from aiposture.monitor.eventstore import context_from, model_assets
 
         assert self._store is not None
-        return context_from(self._store)
+        now = time.monotonic()
+        cached = self._inventory_cache
+        if cached is None or now - cached[0] > INVENTORY_TTL:
+            cached = (now, dict(model_assets(self._store)), context_from(self._store))
+            self._inventory_cache = cached
+        return cached[1], cached[2]
 
     def _link(self, event: Event) -> Event:
         if event.asset_id is not None or not event.model or self._store is None:
             return event
-        if self._assets is None:
-            from aiposture.monitor.eventstore import model_assets
-
-            self._assets = dict(model_assets(self._store))
+        assets = self._inventory()[0]
         name = event.model.lower()
-        asset = self._assets.get(name) or self._assets.get(name.rsplit("/", 1)[-1])
+        asset = assets.get(name) or assets.get(name.rsplit("/", 1)[-1])
         return event.model_copy(update={"asset_id": asset}) if asset else event
 
     @property
