@@ -17,15 +17,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from aiposture import display
 from aiposture.models import Priority, Severity, escape
 from aiposture.monitor.models import Alert, AlertStatus, Detection, Event
 from aiposture.views import ModelList
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 __all__ = ["AlertList", "alert_html", "escalate", "group_key", "linked_findings", "merge"]
 
@@ -169,10 +165,6 @@ class AlertList(ModelList[Alert]):
         for a in self:
             out[a.detector] = out.get(a.detector, 0) + 1
         return dict(sorted(out.items()))
-
-    def to_pandas(self) -> pd.DataFrame:
-        """One row per alert (evidence, figures and event ids as Python objects)."""
-        return super().to_pandas()
 
 
 def _figure(value: float) -> str:

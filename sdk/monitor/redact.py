@@ -9,7 +9,6 @@ texts as sent; only what is written to the store is redacted.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Literal
 
 from aiposture.monitor.models import Event, ToolCall
@@ -72,18 +71,17 @@ def redact_event(event: Event, mode: TextMode) -> tuple[Event, dict[str, int]]:
             counts[k] = counts.get(k, 0) + v
         return red
 
-    fix: Callable[[str], str] = clean
     stored = event.model_copy(
         update={
-            "system": fix(event.system) if event.system else event.system,
-            "prompt": fix(event.prompt),
-            "response": fix(event.response),
-            "retrieved": [fix(r) for r in event.retrieved],
+            "system": clean(event.system) if event.system else event.system,
+            "prompt": clean(event.prompt),
+            "response": clean(event.response),
+            "retrieved": [clean(r) for r in event.retrieved],
             "tool_calls": [
-                ToolCall(name=c.name, arguments=fix(c.arguments), result=fix(c.result))
+                ToolCall(name=c.name, arguments=clean(c.arguments), result=clean(c.result))
                 for c in event.tool_calls
             ],
-            "error": fix(event.error) if event.error else event.error,
+            "error": clean(event.error) if event.error else event.error,
         }
     )
     return stored, counts
