@@ -13,7 +13,7 @@ from aiposture.monitor.registry import DetectorRegistry, default_detectors
 if TYPE_CHECKING:
     from aiposture.settings import Settings
 
-__all__ = ["DetectorRun", "run_detectors"]
+__all__ = ["DetectorRun", "batched", "run_detectors"]
 
 #: Errors kept on a run (the count goes on past it).
 MAX_ERRORS = 1000
@@ -98,9 +98,15 @@ class DetectorRun:
         self, events: Iterable[Event], *, batch_size: int = 64
     ) -> Iterator[tuple[Event, list[Detection]]]:
         """Each event with its detections, in order, holding at most one batch in memory."""
-        it = iter(events)
-        while batch := list(islice(it, batch_size)):
+        for batch in batched(events, batch_size):
             yield from zip(batch, self.detect_batch(batch), strict=True)
+
+
+def batched(events: Iterable[Event], size: int) -> Iterator[list[Event]]:
+    """Consecutive lists of at most ``size`` events."""
+    it = iter(events)
+    while batch := list(islice(it, size)):
+        yield batch
 
 
 def run_detectors(events: Iterable[Event], detectors: Sequence[Detector]) -> list[Detection]:

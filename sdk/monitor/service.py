@@ -209,6 +209,7 @@ class Monitor:
         """
         from tqdm import tqdm
 
+        from aiposture.monitor.engine import batched
         from aiposture.monitor.ingest import IngestStats
 
         stats: IngestStats | None = None
@@ -230,7 +231,7 @@ class Monitor:
         batches = (
             _timed_batches(events, cfg.batch_size, max_wait)
             if max_wait is not None
-            else _batches(events, cfg.batch_size)
+            else batched(events, cfg.batch_size)
         )
         with tqdm(unit="event", desc="monitoring", disable=not progress, dynamic_ncols=True) as bar:
             for raw in batches:
@@ -350,12 +351,6 @@ class Monitor:
         """Delete events older than the retention setting; how many were deleted."""
         days = self.settings.monitor.retention_days
         return self._need_store().prune(timedelta(days=days))
-
-
-def _batches(events: Iterable[Event], size: int) -> Iterator[list[Event]]:
-    it = iter(events)
-    while batch := list(islice(it, size)):
-        yield batch
 
 
 _END = object()
