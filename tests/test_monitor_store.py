@@ -273,3 +273,12 @@ def test_model_wide_detections_group_without_a_principal(store: Store) -> None:
     p.monitor.run([ev(1, 0, principal="ann"), ev(2, 5, principal="bob")])
     (alert,) = p.alerts
     assert alert.principal is None and alert.count == 2
+
+
+def test_monitor_prune_applies_the_retention_setting(store: Store) -> None:
+    p = posture(store, retention_days=1)
+    p.monitor.run([ev(1, 0)])  # six hours old: kept by the run
+    assert p.monitor.prune() == 0 and EventStore(store).count() == 1
+    p.settings = Settings.from_mapping({"monitor": {"retention_days": 0.1}})  # 2.4 hours
+    p.monitor.settings = p.settings
+    assert p.monitor.prune() == 1 and EventStore(store).count() == 0
