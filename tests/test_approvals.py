@@ -544,3 +544,35 @@ def test_a_deleted_refusal_in_the_audit_log_is_found(
     report = store.verify_audit()
     assert not report.ok and "deleted" in (report.problem or "")
     assert not approvals.verify().ok
+
+
+# --- asking before acting (what a user interface shows) ------------------------------
+
+
+def test_review_problem_agrees_with_the_refusals_and_writes_nothing(
+    approvals: ApprovalService, store: Store, clock: Clock
+) -> None:
+    req = deploy_request(approvals, "bob")
+    before = len(store.audit_log())
+    problems = {who: approvals.review_problem(req.id, who) for who in ("bob", "copilot", "dave")}
+    assert problems["bob"] is not None and "own request" in problems["bob"]
+    assert problems["copilot"] is not None and "AI agent" in problems["copilot"]
+    assert problems["dave"] is not None and "release-managers" in problems["dave"]
+    assert approvals.review_problem(req.id, "carol") is None
+    assert len(store.audit_log()) == before  # asking is not an attempt: nothing audited
+    for who in ("bob", "copilot", "dave"):  # and the SDK still refuses each of them
+        with pytest.raises(ApprovalError):
+            approvals.approve(req.id, who, "looks fine")
+    approvals.approve(req.id, "carol", "eval report reviewed")
+    replay = approvals.review_problem(req.id, "carol")
+    assert replay is not None and "counts once" in replay
+    assert approvals.review_problem(req.id, "erin") is None
+    approvals.approve(req.id, "erin", "rollback plan reviewed")
+    decided = approvals.review_problem(req.id, "dave")
+    assert decided is not None and "not pending" in decided
+    late = deploy_request(approvals)
+    clock.advance(86_400)
+    expired = approvals.review_problem(late.id, "carol")
+    assert expired is not None and "expired" in expired
+    with pytest.raises(NotFoundError):
+        approvals.review_problem("no-such-request", "carol")

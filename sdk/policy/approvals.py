@@ -561,43 +561,77 @@ class ApprovalService:
                 req,
             )
         if req.status is not ApprovalStatus.PENDING:
-            raise refuse(
-                "not_pending",
-                f"request {request_id} is {req.status.value}, not pending: "
-                "an old decision cannot be replayed",
-                req,
-            )
+            raise refuse("not_pending", self._not_pending(req), req)
         if not reason.strip():
             raise refuse("missing_reason", f"a reviewer must give a reason to {step}", req)
+        problem = self._reviewer_problem(req, reviewer)
+        if problem is not None:
+            code, message, details = problem
+            raise refuse(code, message, req, **details)
+        return req
+
+    @staticmethod
+    def _not_pending(req: ApprovalRequest) -> str:
+        return (
+            f"request {req.id} is {req.status.value}, not pending: "
+            "an old decision cannot be replayed"
+        )
+
+    def _reviewer_problem(
+        self, req: ApprovalRequest, reviewer: str
+    ) -> tuple[str, str, dict[str, Any]] | None:
+        """Why ``reviewer`` may not review the pending ``req`` (code, message, details), if so."""
         if reviewer == req.requester:
-            raise refuse(
+            return (
                 "self_approval",
-                f"{reviewer} requested {request_id} and cannot review their own request",
-                req,
+                f"{reviewer} requested {req.id} and cannot review their own request",
+                {},
             )
         if self._directory.is_agent(reviewer):
-            raise refuse(
+            return (
                 "agent_reviewer",
                 f"{reviewer} is an AI agent (or unknown principal) and cannot review requests",
-                req,
+                {},
             )
         if req.required_group is not None and req.required_group not in set(
             self._directory.groups_of(reviewer)
         ):
-            raise refuse(
+            return (
                 "wrong_group",
                 f"{reviewer} is not in group {req.required_group!r}, which must review "
                 f"{req.action!r} on {req.resource!r}",
-                req,
-                group=req.required_group,
+                {"group": req.required_group},
             )
         if any(v.reviewer == reviewer for v in req.approvals):
-            raise refuse(
+            return (
                 "replay",
-                f"{reviewer} already approved {request_id}; each approver counts once",
-                req,
+                f"{reviewer} already approved {req.id}; each approver counts once",
+                {},
             )
-        return req
+        return None
+
+    def review_problem(self, request_id: str, reviewer: str) -> str | None:
+        """Why ``reviewer`` may not approve or deny ``request_id`` now, or None if they may.
+
+        The same separation-of-duties rules that :meth:`approve` and :meth:`deny` enforce
+        (no self-review, no agent reviewer, the required group, one vote per reviewer, only
+        pending requests before their deadline), checked without writing anything, so a
+        user interface can disable what would be refused. ``approve`` and ``deny`` still
+        check again when called.
+
+        Raises:
+            NotFoundError: No request has this id.
+        """
+        req = self.get(request_id)
+        if req.status is ApprovalStatus.PENDING and self._now() >= req.deadline():
+            return (
+                f"request {request_id} expired at {req.deadline().isoformat()}; "
+                "nothing can be approved or denied after expiry"
+            )
+        if req.status is not ApprovalStatus.PENDING:
+            return self._not_pending(req)
+        problem = self._reviewer_problem(req, reviewer)
+        return problem[1] if problem is not None else None
 
     def approve(self, request_id: str, reviewer: str, reason: str) -> ApprovalRequest:
         """Approve a pending request (audited as ``approval.approve``).
