@@ -691,6 +691,11 @@ class LeakageIndex:
             f"vectors={self._vectors.kind!r})"
         )
 
+    def _repr_html_(self) -> str:
+        from aiposture import display
+
+        return display.leakage_index_html(self)
+
     @property
     def manifest(self) -> dict[str, Any]:
         """What ``manifest.json`` records about this index (file checksums only once saved)."""

@@ -205,7 +205,7 @@ class _Model(BaseModel):
     def _repr_html_(self) -> str:
         from aiposture import display
 
-        return display.model_html(self)
+        return display.html(self)
 
     def to_dict(self) -> dict[str, Any]:
         """The model as JSON-compatible data (enums as strings, times ISO)."""
@@ -501,6 +501,13 @@ class ScanRun(_Model):
             return None
         return (self.finished_at - self.started_at).total_seconds()
 
+    def __repr__(self) -> str:
+        from aiposture import display
+
+        return display.scan_run_text(self)
+
+    __str__ = __repr__
+
 
 def escape(text: object) -> str:
     """HTML-escape any value for display (untrusted text never renders as HTML)."""
@@ -782,3 +789,10 @@ class RiskSnapshot(_Model):
         for r in self.risks:
             out[r.priority.value] += 1
         return out
+
+    def __repr__(self) -> str:
+        from aiposture import display
+
+        return display.snapshot_text(self)
+
+    __str__ = __repr__

@@ -76,6 +76,11 @@ ENV_VAR = "AIPOSTURE_CONFIG"
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    def _repr_html_(self) -> str:
+        from aiposture import display
+
+        return display.html(self)
+
 
 class DiscoverySettings(_Section):
     """Settings of discovery (``[discovery]``)."""

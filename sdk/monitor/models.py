@@ -16,6 +16,11 @@ __all__ = ["Alert", "AlertStatus", "Detection", "Event", "Span", "ToolCall"]
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    def _repr_html_(self) -> str:
+        from aiposture import display
+
+        return display.html(self)
+
 
 class ToolCall(_Model):
     """A tool the model called during the interaction, and what came back."""

@@ -80,13 +80,16 @@ class MonitorRun:
         }
 
     def _repr_html_(self) -> str:
-        from aiposture.models import escape
+        from aiposture import display
 
-        rows = "".join(
-            f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>"
-            for k, v in self.as_dict().items()
+        return display.monitor_run_html(self)
+
+    def __repr__(self) -> str:
+        found = sum(self.detections.values())
+        return (
+            f"MonitorRun({self.events} events, {self.stored} stored, {found} detections, "
+            f"{len(self.new_alerts)} new alerts, {self.events_per_second:.0f} events/s)"
         )
-        return f"<div><b>Monitor run</b><table>{rows}</table></div>"
 
 
 class Monitor:

@@ -83,6 +83,11 @@ class ApprovalError(AIPostureError):
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
+    def _repr_html_(self) -> str:
+        from aiposture import display
+
+        return display.html(self)
+
 
 class ApprovalStatus(StrEnum):
     """Where a request stands."""

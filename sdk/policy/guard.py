@@ -71,6 +71,11 @@ class GuardEvent(BaseModel):
     decided_by: tuple[str, ...] = ()
     seconds: float = 0.0
 
+    def _repr_html_(self) -> str:
+        from aiposture import display
+
+        return display.html(self)
+
 
 class Guard:
     """Checks around one principal's calls to one model (see the module).

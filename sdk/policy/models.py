@@ -61,6 +61,11 @@ def sensitivity_rank(s: Sensitivity) -> int:
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    def _repr_html_(self) -> str:
+        from aiposture import display
+
+        return display.html(self)
+
 
 class PrincipalType(StrEnum):
     """Who asks: a person, a group, a workload or an AI agent."""
@@ -405,6 +410,13 @@ class WhatIfReport(_Strict):
     evaluated: int
     truncated: bool = False
     changes: tuple[DecisionChange, ...] = ()
+
+    def __repr__(self) -> str:
+        from aiposture import display
+
+        return display.whatif_text(self)
+
+    __str__ = __repr__
 
     @property
     def newly_allowed(self) -> list[DecisionChange]:

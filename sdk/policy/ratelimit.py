@@ -86,6 +86,11 @@ class RateLimit(BaseModel):
     burst: int | None = Field(default=None, gt=0)
     tokens: int | None = Field(default=None, gt=0)
 
+    def _repr_html_(self) -> str:
+        from aiposture import display
+
+        return display.html(self)
+
     @property
     def capacity(self) -> int:
         """Capacity of the request bucket: ``burst`` or ``requests``."""
@@ -119,6 +124,11 @@ class RateDecision(BaseModel):
     key: str
     remaining_tokens: int | None = None
     limited_by: BucketKind | None = None
+
+    def _repr_html_(self) -> str:
+        from aiposture import display
+
+        return display.html(self)
 
 
 @dataclass(frozen=True, slots=True)

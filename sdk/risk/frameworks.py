@@ -335,14 +335,16 @@ class Framework(BaseModel):
         return [it.tag for it in self.items]
 
     def _repr_html_(self) -> str:
+        from aiposture.display import STYLE
+
         rows = "".join(
             f"<tr><td><code>{escape(it.id)}</code></td><td>{escape(it.name)}</td>"
             f"<td>{escape(it.description)}</td><td>{escape(', '.join(it.controls))}</td></tr>"
             for it in self.items
         )
         return (
-            f"<div><b>{escape(self.name)}</b> {escape(self.version)} "
-            f"<span>({len(self.items)} items, published {escape(self.published)})</span>"
+            f"{STYLE}<div class='aip'><b>{escape(self.name)}</b> {escape(self.version)} "
+            f"<span class='k'>({len(self.items)} items, published {escape(self.published)})</span>"
             "<table><tr><th>id</th><th>name</th><th>description</th><th>controls</th></tr>"
             f"{rows}</table></div>"
         )
@@ -678,19 +680,28 @@ class Coverage:
         ]
         return pd.DataFrame.from_records(records, columns=columns)
 
+    def __repr__(self) -> str:
+        counts = "; ".join(
+            f"{key}: " + ", ".join(f"{n} {s}" for s, n in c.items() if n)
+            for key, c in self.summary().items()
+        )
+        return f"<Coverage of {len(self.rows)} items ({counts})>"
+
     def _repr_html_(self) -> str:
-        colour = {
-            CoverageStatus.OPEN_FINDINGS: "#d32f2f",
-            CoverageStatus.ADDRESSED: "#2e7d32",
-            CoverageStatus.NOT_COVERED: "#9e9e9e",
+        from aiposture.display import STYLE
+
+        badge = {
+            CoverageStatus.OPEN_FINDINGS: "b-bad",
+            CoverageStatus.ADDRESSED: "b-ok",
+            CoverageStatus.NOT_COVERED: "b-muted",
         }
-        parts = ["<div style='font-family:system-ui,sans-serif;font-size:12px'>"]
+        parts = [f"{STYLE}<div class='aip'>"]
         for key, counts in self.summary().items():
             fw = framework(key)
             summary = ", ".join(f"{v} {k}" for k, v in counts.items())
             parts.append(
                 f"<p><b>{escape(fw.name)}</b> {escape(fw.version)} "
-                f"<span style='opacity:.7'>({escape(summary)})</span></p>"
+                f"<span class='k'>({escape(summary)})</span></p>"
                 "<table><tr><th>item</th><th>name</th><th>status</th><th>open findings</th>"
                 "<th>controls present</th><th>controls missing</th></tr>"
             )
@@ -702,7 +713,7 @@ class Coverage:
                 parts.append(
                     f"<tr><td>{indent}<code>{escape(r.item.id)}</code></td>"
                     f"<td>{escape(r.item.name)}</td>"
-                    f"<td style='color:{colour[r.status]}'>{escape(r.status.value)}</td>"
+                    f"<td><span class='b {badge[r.status]}'>{escape(r.status.value)}</span></td>"
                     f"<td>{escape(sev)}</td><td>{escape(', '.join(r.present))}</td>"
                     f"<td>{escape(', '.join(r.missing))}</td></tr>"
                 )

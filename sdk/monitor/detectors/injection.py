@@ -673,6 +673,11 @@ class InjectionScan:
     figures: dict[str, float] = field(default_factory=dict)
     field: str | None = None
 
+    def _repr_html_(self) -> str:
+        from aiposture import display
+
+        return display.injection_scan_html(self)
+
     @property
     def evidence(self) -> list[str]:
         """Why, in words; names heuristics and exemplars, never echoes the scanned text."""
