@@ -20,6 +20,8 @@ from aiposture.models import LeakageMatch, LeakType, OutputCheck, escape
 if TYPE_CHECKING:
     import pandas as pd
 
+    from aiposture.widgets.leakage import LeakageReportView
+
 __all__ = ["LEAK_RULES", "LeakageReport", "excerpt"]
 
 #: SARIF rule id, name, level and description of each leak type.
@@ -319,6 +321,13 @@ class LeakageReport:
                 }
             ],
         }
+
+    def widget(self) -> LeakageReportView:
+        """An ipywidgets view: each leaking output, leaked spans marked, beside the
+        training records it repeats (needs ``ipywidgets``)."""
+        from aiposture.widgets.leakage import LeakageReportView
+
+        return LeakageReportView(self)
 
     def _repr_html_(self) -> str:
         """The notebook view: a summary, then each leaking output with its spans marked."""

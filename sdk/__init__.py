@@ -46,6 +46,7 @@ from aiposture.models import (
     Relation,
     RelationKind,
     RiskDimension,
+    RiskScore,
     RiskSnapshot,
     RuleError,
     Sanctioned,
@@ -96,6 +97,7 @@ __all__ = [
     "RelationList",
     "RiskDimension",
     "RiskList",
+    "RiskScore",
     "RiskSnapshot",
     "RuleError",
     "Sanctioned",
@@ -110,3 +112,10 @@ __all__ = [
     "Usage",
     "__version__",
 ]
+
+
+def load_ipython_extension(ipython: object) -> None:
+    """``%load_ext aiposture``: the ``%aiposture`` and ``%%aiposture_check_leakage`` magics."""
+    from aiposture.magics import load_ipython_extension as load
+
+    load(ipython)

@@ -17,7 +17,7 @@ import hashlib
 import html
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -43,6 +43,7 @@ __all__ = [
     "Relation",
     "RelationKind",
     "RiskDimension",
+    "RiskScore",
     "RiskSnapshot",
     "RuleError",
     "Sanctioned",
@@ -732,6 +733,13 @@ class DimensionScore(_Model):
     dimension: RiskDimension
     score: float = Field(ge=0, le=10)
     reasons: list[Reason] = Field(default_factory=list)
+
+
+class RiskScore(NamedTuple):
+    """An asset's priority and score in the latest assessment (the register's two columns)."""
+
+    priority: Priority
+    score: float
 
 
 class AssetRisk(_Model):

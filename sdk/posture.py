@@ -24,10 +24,13 @@ from aiposture.errors import ConfigError, NotFoundError
 from aiposture.models import (
     Asset,
     AssetKind,
+    AssetRisk,
     AuditEntry,
     AuditReport,
     Finding,
     FindingStatus,
+    Priority,
+    RiskScore,
     RiskSnapshot,
     ScanRun,
     Severity,
@@ -48,6 +51,7 @@ if TYPE_CHECKING:
     from aiposture.policy.guard import Guard
     from aiposture.risk.frameworks import Coverage
     from aiposture.store.base import Store
+    from aiposture.widgets.dashboard import Dashboard
 
 __all__ = ["DEFAULT_DB", "Posture", "default_actor", "resolve_db_url"]
 
@@ -100,6 +104,7 @@ class Posture:
         self._approvals: ApprovalService | None = None
         self._monitor: Monitor | None = None
         self._leakage: LeakageService | None = None
+        self._risk_data: tuple[str, dict[str, dict[str, Any]]] | None = None
 
     @classmethod
     def open(
@@ -209,7 +214,7 @@ class Posture:
     @property
     def assets(self) -> AssetList:
         """Every asset, current and stale."""
-        return AssetList(self.store.assets())
+        return AssetList(self.store.assets(), posture=self)
 
     def asset(self, ref: str) -> Asset:
         """One asset by id, or by name when exactly one asset has that name.
@@ -387,6 +392,42 @@ class Posture:
         latest = self.store.snapshots(limit=1)
         return RiskList(latest[0].risks if latest else [])
 
+    def _latest_risk_data(self) -> dict[str, dict[str, Any]]:
+        """The latest snapshot's risks as stored data by asset id, cached per snapshot."""
+        latest = self.store.latest_snapshot_id()
+        if latest is None:
+            return {}
+        cached = self._risk_data
+        if cached is None or cached[0] != latest:
+            data = self.store.snapshot_data(latest)
+            cached = (latest, {r["asset_id"]: r for r in data.get("risks", [])})
+            self._risk_data = cached
+        return cached[1]
+
+    def risk_scores(self) -> dict[str, RiskScore]:
+        """Every assessed asset's priority and score, by asset id, from the latest assessment.
+
+        Much faster than :attr:`risks` on large estates (no reasons are built); empty
+        before the first assessment.
+        """
+        return {
+            asset_id: RiskScore(Priority(r["priority"]), float(r["score"]))
+            for asset_id, r in self._latest_risk_data().items()
+        }
+
+    def risk(self, ref: str) -> AssetRisk | None:
+        """One asset's assessed risk with its reasons (None if it was not assessed).
+
+        Args:
+            ref: The asset's id, or its name when exactly one asset has that name.
+
+        Raises:
+            NotFoundError: No asset matches ``ref``.
+        """
+        data = self._latest_risk_data()
+        found = data.get(ref) or data.get(self.asset(ref).id)
+        return AssetRisk.model_validate(found) if found is not None else None
+
     def coverage(self, framework: str | None = None) -> Coverage:
         """Per framework item: the controls that address it, which of them the estate has,
         and the open findings mapped to it (``to_pandas()``, ``_repr_html_``).
@@ -537,8 +578,30 @@ class Posture:
 
             if not isinstance(self.store, SQLStore):
                 raise ConfigError("approvals need an SQL store (SQLite or PostgreSQL)")
-            self._approvals = ApprovalService(self.store, requirements, directory)
+            self._approvals = ApprovalService(self.store, requirements, directory, actor=self.actor)
         return self._approvals
+
+    def dashboard(
+        self,
+        *,
+        reviewer: str | None = None,
+        indexes: Sequence[str | os.PathLike[str]] = (),
+    ) -> Dashboard:
+        """The posture as one interactive app: Inventory, Risk, Alerts, Approvals, Leakage.
+
+        Every tab reads and acts through this object's methods (the widgets hold no rules of
+        their own); a tab is built the first time it is opened, so the app opens fast on
+        large estates.
+
+        Args:
+            reviewer: Who decides approvals in the Approvals tab (default: this posture's
+                actor). The separation of duties of :attr:`approvals` applies.
+            indexes: Leakage index folders offered in the Leakage tab, besides those named
+                in the configuration (``[monitor] leakage_indexes``).
+        """
+        from aiposture.widgets.dashboard import Dashboard
+
+        return Dashboard(self, reviewer=reviewer, indexes=indexes)
 
     def guard(
         self,
@@ -640,6 +703,7 @@ class Posture:
         self.close()
 
     def _repr_html_(self) -> str:
+        from aiposture.display import STYLE
         from aiposture.models import escape
 
         assets = self.store.assets()
@@ -651,7 +715,7 @@ class Posture:
             f"<tr><td>{escape(k)}</td><td>{n}</td></tr>" for k, n in sorted(kinds.items())
         )
         return (
-            "<div class='aip'><b>Posture</b> "
+            f"{STYLE}<div class='aip'><b>Posture</b> "
             f"<code>{escape(_mask(self.store.url))}</code><br>"
             f"{len(assets)} assets, {len(findings)} findings"
             f"<table><tr><th>kind</th><th>assets</th></tr>{rows}</table></div>"

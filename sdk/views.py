@@ -27,6 +27,9 @@ from aiposture.models import (
 if TYPE_CHECKING:
     import pandas as pd
 
+    from aiposture.posture import Posture
+    from aiposture.widgets.inventory import InventoryPanel
+
 __all__ = ["AssetList", "FindingList", "ModelList", "RelationList", "RiskList", "ScanList"]
 
 T = TypeVar("T", bound=BaseModel)
@@ -39,8 +42,13 @@ class ModelList(Sequence[T], Generic[T]):
     columns: tuple[str, ...] = ()
     title: str = ""
 
-    def __init__(self, items: Sequence[T]) -> None:
+    def __init__(self, items: Sequence[T], *, posture: Posture | None = None) -> None:
         self._items: tuple[T, ...] = tuple(items)
+        #: The posture the items came from, kept through filters so widgets can call it.
+        self._posture = posture
+
+    def _derive(self, items: Sequence[T]) -> Self:
+        return type(self)(items, posture=self._posture)
 
     @overload
     def __getitem__(self, index: int) -> T: ...
@@ -48,7 +56,7 @@ class ModelList(Sequence[T], Generic[T]):
     def __getitem__(self, index: slice) -> Self: ...
     def __getitem__(self, index: int | slice) -> T | Self:
         if isinstance(index, slice):
-            return type(self)(self._items[index])
+            return self._derive(self._items[index])
         return self._items[index]
 
     def __len__(self) -> int:
@@ -59,7 +67,7 @@ class ModelList(Sequence[T], Generic[T]):
 
     def where(self, predicate: Callable[[T], bool]) -> Self:
         """The items for which ``predicate`` is true."""
-        return type(self)([x for x in self._items if predicate(x)])
+        return self._derive([x for x in self._items if predicate(x)])
 
     def filter(self, **criteria: Any) -> Self:
         """Items whose fields equal the given values (a list or set means any of them).
@@ -139,6 +147,20 @@ class AssetList(ModelList[Asset]):
         "last_seen",
     )
     title = "Assets"
+
+    def widget(self) -> InventoryPanel:
+        """These assets as an interactive table (filter, sort, page) with a detail pane.
+
+        Raises:
+            ConfigError: The list was not read from a posture (``posture.assets``).
+        """
+        if self._posture is None:
+            from aiposture.errors import ConfigError
+
+            raise ConfigError("widget() needs assets read from a posture: use posture.assets")
+        from aiposture.widgets.inventory import InventoryPanel
+
+        return InventoryPanel(self._posture, assets=self)
 
     def by_kind(self) -> dict[str, int]:
         """Number of assets of each kind."""

@@ -54,6 +54,7 @@ EXPECTED = {
     "RiskSnapshot",
     "RuleError",
     "RiskList",
+    "RiskScore",
     "__version__",
 }
 

@@ -11,7 +11,7 @@ from typing import ClassVar
 
 import pytest
 
-from aiposture import AssetKind, FindingStatus, Posture, Priority, Settings
+from aiposture import AssetKind, FindingStatus, NotFoundError, Posture, Priority, Settings
 from aiposture.cli import main
 from aiposture.demo import Estate, annotate, build_estate
 from aiposture.models import Asset, Finding, Severity
@@ -195,3 +195,25 @@ def test_coverage_and_report_for_auditors(
     html = out.read_text()
     assert html.lstrip().lower().startswith("<!doctype html") and "EU AI Act" in html
     assert main(["report", "--db", str(db), "--framework", "nope"]) == 2
+
+
+def test_risk_scores_and_one_assets_risk_agree_with_the_register(
+    demo: tuple[Estate, Posture, Path],
+) -> None:
+    _, p, _ = demo
+    assert p.risk_scores() == {}
+    assert p.risk("fraud_xgb_v2.pkl") is None  # not assessed yet
+    p.assess()
+    register = {r.asset_id: r for r in p.risks}
+    scores = p.risk_scores()
+    assert scores == {i: (r.priority, r.score) for i, r in register.items()}
+    pickle = p.asset("fraud_xgb_v2.pkl")
+    assert p.risk("fraud_xgb_v2.pkl") == register[pickle.id] == p.risk(pickle.id)
+    bot = p.asset("support-bot")
+    p.update_asset("support-bot", environment="dev", tags=[])  # a new assessment scores anew
+    p.assess()
+    again = p.risk_scores()
+    assert again == {r.asset_id: (r.priority, r.score) for r in p.risks}
+    assert again[bot.id].score < scores[bot.id].score
+    with pytest.raises(NotFoundError):
+        p.risk("no-such-asset")

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from fnmatch import fnmatchcase
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import Connection, insert, select, update
@@ -43,6 +43,9 @@ from aiposture.store import schema as t
 from aiposture.store.audit import PendingEntry, digest
 from aiposture.store.batch import write_audit
 from aiposture.store.sql import SQLStore
+
+if TYPE_CHECKING:
+    from aiposture.widgets.approvals import ApprovalsPanel
 
 __all__ = [
     "ApprovalError",
@@ -275,6 +278,8 @@ class ApprovalService:
         requirements: Which actions need approval (the first matching one applies).
         directory: Who principals are (groups, agent or not).
         clock: The current time (timezone-aware); injectable for tests.
+        actor: Who works through this object by default (the reviewer its widget
+            starts with); every decision still names its reviewer explicitly.
     """
 
     def __init__(
@@ -284,6 +289,7 @@ class ApprovalService:
         directory: Directory,
         *,
         clock: Callable[[], datetime] = utcnow,
+        actor: str | None = None,
     ) -> None:
         """Build the service (see the class docstring for the arguments)."""
         if not isinstance(store, SQLStore):
@@ -292,6 +298,7 @@ class ApprovalService:
         self.requirements = list(requirements)
         self._directory = directory
         self._clock = clock
+        self.actor = actor
 
     # --- helpers -----------------------------------------------------------------------
     def _now(self) -> datetime:
@@ -614,6 +621,25 @@ class ApprovalService:
                 {},
             )
         return None
+
+    def widget(self, reviewer: str | None = None) -> ApprovalsPanel:
+        """The pending queue with approve and deny buttons for ``reviewer``.
+
+        The buttons are disabled, with the reason shown, wherever :meth:`review_problem`
+        says the reviewer may not decide; :meth:`approve` and :meth:`deny` check again.
+
+        Args:
+            reviewer: Who decides (default: this service's ``actor``, the posture's).
+
+        Raises:
+            ConfigError: No reviewer given and the service has no actor.
+        """
+        from aiposture.widgets.approvals import ApprovalsPanel
+
+        who = reviewer or self.actor
+        if not who:
+            raise ConfigError("name the reviewer: approvals.widget(reviewer=...)")
+        return ApprovalsPanel(self, who)
 
     def review_problem(self, request_id: str, reviewer: str) -> str | None:
         """Why ``reviewer`` may not approve or deny ``request_id`` now, or None if they may.

@@ -14,7 +14,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+from aiposture.errors import NotFoundError
 from aiposture.models import (
     Asset,
     AssetKind,
@@ -172,6 +174,22 @@ class Store(ABC):
     @abstractmethod
     def snapshots(self, limit: int | None = None) -> list[RiskSnapshot]:
         """Risk snapshots, newest first."""
+
+    def latest_snapshot_id(self) -> str | None:
+        """The id of the newest risk snapshot (None before the first assessment)."""
+        latest = self.snapshots(limit=1)
+        return latest[0].id if latest else None
+
+    def snapshot_data(self, snapshot_id: str) -> dict[str, Any]:
+        """A snapshot as stored JSON data, not validated into models (fast for big ones).
+
+        Raises:
+            NotFoundError: No snapshot has this id.
+        """
+        for s in self.snapshots():
+            if s.id == snapshot_id:
+                return s.model_dump(mode="json")
+        raise NotFoundError(f"no risk snapshot {snapshot_id!r}")
 
     # --- audit ------------------------------------------------------------
     @abstractmethod

@@ -850,6 +850,32 @@ class SQLStore(Store):
             raise self._fail("cannot read risk snapshots", exc) from exc
         return [RiskSnapshot.model_validate(row.payload) for row in rows]
 
+    def latest_snapshot_id(self) -> str | None:
+        """The id of the newest risk snapshot (None before the first assessment)."""
+        r = t.risk_snapshots
+        q = select(r.c.id).order_by(r.c.taken_at.desc(), r.c.id.desc()).limit(1)
+        try:
+            with self._read() as conn:
+                return conn.execute(q).scalar()
+        except SQLAlchemyError as exc:
+            raise self._fail("cannot read risk snapshots", exc) from exc
+
+    def snapshot_data(self, snapshot_id: str) -> dict[str, Any]:
+        """A snapshot as stored JSON data, not validated into models (fast for big ones).
+
+        Raises:
+            NotFoundError: No snapshot has this id.
+        """
+        r = t.risk_snapshots
+        try:
+            with self._read() as conn:
+                payload = conn.execute(select(r.c.payload).where(r.c.id == snapshot_id)).scalar()
+        except SQLAlchemyError as exc:
+            raise self._fail(f"cannot read risk snapshot {snapshot_id}", exc) from exc
+        if not isinstance(payload, dict):
+            raise NotFoundError(f"no risk snapshot {snapshot_id!r}")
+        return payload
+
     # --- audit ------------------------------------------------------------
     @staticmethod
     def _entry(row: Any) -> AuditEntry:
