@@ -511,6 +511,52 @@ def annotate(db: str, estate: Estate) -> list[str]:
     return lines
 
 
+DEMO_POLICY = {
+    "access.cedar": """\
+// Engineers of the ML group deploy models; nobody else does.
+@id("ml-deploys")
+permit(principal in Group::"ml", action == Action::"deploy", resource);
+
+// No AI agent deploys anything, whatever group it was put in.
+@id("no-agent-deploy")
+forbid(principal is Agent, action == Action::"deploy", resource);
+
+// Everyone may query the models.
+@id("anyone-queries")
+permit(principal, action == Action::"query", resource);
+""",
+    "principals.yaml": """\
+principals:
+  - id: priya
+    groups: [ml]
+  - id: marco
+    groups: [ml-leads]
+  - id: security-copilot
+    type: agent
+    groups: [ml, ml-leads]
+""",
+    "approvals.yaml": """\
+approvals:
+  - id: prod-deploys
+    action: deploy
+    resource:
+      kinds: [model]
+    approvers: 1
+    group: ml-leads
+    valid_for: 3600
+""",
+}
+
+
+def write_policy(folder: Path) -> Path:
+    """Write the demo's policy folder: priya (ml) deploys, marco (ml-leads) approves
+    deploys of models, the agent security-copilot may do neither."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in DEMO_POLICY.items():
+        _write(folder / name, text)
+    return folder
+
+
 def write_traffic(path: Path, events_per_day: int, *, seed: int = 7) -> int:
     """Write two days of generated AI traffic ending yesterday (attacks on the second day:
     an injection campaign, indirect injection, an exfiltration through a markdown image,
