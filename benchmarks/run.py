@@ -34,6 +34,8 @@ ALL = (
     "embedding",
     "quality",
     "scale",
+    "dashboard",
+    "dashboard_browser",
 )
 
 
@@ -158,6 +160,8 @@ def main() -> None:
         "embedding": ("benchmarks.embedding_speed", "embedding_speed.json", False),
         "quality": ("benchmarks.leakage_quality", "leakage_quality.json", False),
         "scale": ("benchmarks.leakage_scale", "leakage_scale.json", False),
+        "dashboard": ("benchmarks.dashboard_render", "dashboard_render.json", True),
+        "dashboard_browser": ("benchmarks.dashboard_browser", "dashboard_browser.json", True),
     }
     for key, (module, filename, scratch) in others.items():
         if key not in wanted:

@@ -790,6 +790,9 @@ class RiskSnapshot(_Model):
     rules_run: int = 0
     rule_errors: list[RuleError] = Field(default_factory=list)
     seconds: float = 0.0
+    #: How many current assets had each control when the snapshot was taken (None in
+    #: snapshots stored before controls were recorded).
+    controls: dict[str, int] | None = None
 
     def by_priority(self) -> dict[str, int]:
         """How many assets have each priority."""

@@ -104,7 +104,7 @@ class Posture:
         self._approvals: ApprovalService | None = None
         self._monitor: Monitor | None = None
         self._leakage: LeakageService | None = None
-        self._risk_data: tuple[str, dict[str, dict[str, Any]]] | None = None
+        self._risk_data: tuple[str, dict[str, Any], dict[str, dict[str, Any]]] | None = None
 
     @classmethod
     def open(
@@ -392,17 +392,21 @@ class Posture:
         latest = self.store.snapshots(limit=1)
         return RiskList(latest[0].risks if latest else [])
 
-    def _latest_risk_data(self) -> dict[str, dict[str, Any]]:
-        """The latest snapshot's risks as stored data by asset id, cached per snapshot."""
+    def _latest_snapshot_data(self) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        """The latest snapshot as stored data, and its risks by asset id (cached per
+        snapshot id; both empty before the first assessment)."""
         latest = self.store.latest_snapshot_id()
         if latest is None:
-            return {}
+            return {}, {}
         cached = self._risk_data
         if cached is None or cached[0] != latest:
             data = self.store.snapshot_data(latest)
-            cached = (latest, {r["asset_id"]: r for r in data.get("risks", [])})
+            cached = (latest, data, {r["asset_id"]: r for r in data.get("risks", [])})
             self._risk_data = cached
-        return cached[1]
+        return cached[1], cached[2]
+
+    def _latest_risk_data(self) -> dict[str, dict[str, Any]]:
+        return self._latest_snapshot_data()[1]
 
     def risk_scores(self) -> dict[str, RiskScore]:
         """Every assessed asset's priority and score, by asset id, from the latest assessment.
@@ -428,13 +432,17 @@ class Posture:
         found = data.get(ref) or data.get(self.asset(ref).id)
         return AssetRisk.model_validate(found) if found is not None else None
 
-    def coverage(self, framework: str | None = None) -> Coverage:
+    def coverage(self, framework: str | None = None, *, as_assessed: bool = False) -> Coverage:
         """Per framework item: the controls that address it, which of them the estate has,
         and the open findings mapped to it (``to_pandas()``, ``_repr_html_``).
 
         Args:
             framework: ``owasp-llm``, ``atlas``, ``nist-ai-rmf`` or ``eu-ai-act``; all
                 when None.
+            as_assessed: Take the estate's controls as the latest assessment recorded
+                them instead of rebuilding the estate graph now (much faster on a large
+                estate; the findings are read as they are now either way). Falls back to
+                the current estate before the first assessment.
 
         Raises:
             NotFoundError: No such framework.
@@ -442,8 +450,13 @@ class Posture:
         from aiposture.risk.frameworks import coverage, estate_controls
         from aiposture.risk.graph import EstateGraph
 
-        graph = EstateGraph.build(self.store.assets(), self.store.relations())
-        return coverage(self.store.findings(), estate_controls(graph), framework)
+        recorded = self._latest_snapshot_data()[0].get("controls") if as_assessed else None
+        if isinstance(recorded, dict):
+            controls: dict[str, int] = {str(k): int(v) for k, v in recorded.items()}
+        else:
+            graph = EstateGraph.build(self.store.assets(), self.store.relations())
+            controls = estate_controls(graph)
+        return coverage(self.store.findings(), controls, framework)
 
     def report(self, framework: str | None = None, *, format: str = "markdown") -> str:
         """The posture report for auditors, from the latest assessment.

@@ -217,3 +217,22 @@ def test_risk_scores_and_one_assets_risk_agree_with_the_register(
     assert again[bot.id].score < scores[bot.id].score
     with pytest.raises(NotFoundError):
         p.risk("no-such-asset")
+
+
+def test_coverage_as_assessed_uses_the_controls_the_assessment_recorded(
+    demo: tuple[Estate, Posture, Path],
+) -> None:
+    _, p, _ = demo
+    before = p.coverage("owasp-llm", as_assessed=True)  # no assessment yet: computed now
+    assert before.to_pandas().equals(p.coverage("owasp-llm").to_pandas())
+    snap = p.assess()
+    assert snap.controls is not None and snap.controls
+    now = p.coverage("owasp-llm")
+    assert p.coverage("owasp-llm", as_assessed=True).to_pandas().equals(now.to_pandas())
+    # a control added after the assessment is recorded by the next one
+    p.update_asset("support-bot", tags=["customer-facing", "control:guardrail"])
+    recorded = dict(snap.controls)
+    p.assess()
+    latest = p.snapshots(limit=1)[0].controls
+    assert latest is not None
+    assert latest.get("guardrail", 0) == recorded.get("guardrail", 0) + 1

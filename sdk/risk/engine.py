@@ -33,6 +33,7 @@ from aiposture.models import (
     utcnow,
 )
 from aiposture.risk.base import Rule
+from aiposture.risk.frameworks import estate_controls
 from aiposture.risk.graph import ACTIVE_STATUSES, EstateGraph
 from aiposture.risk.registry import RuleRegistry, default_rules
 from aiposture.settings import RiskSettings
@@ -177,6 +178,7 @@ def assess(
         rules_run=len(rules),
         rule_errors=errors,
         seconds=round(time.perf_counter() - started, 3),
+        controls=estate_controls(graph),
     )
     store.save_snapshot(snapshot)
     return snapshot

@@ -2,8 +2,8 @@
 and the coverage of a compliance framework.
 
 The numbers come from the latest assessment (``posture.risks``) and
-``posture.coverage(framework)``; nothing is scored here. Asset names in hover text
-and cells are escaped.
+``posture.coverage(framework, as_assessed=True)``; nothing is scored here. Asset names
+in hover text and cells are escaped.
 """
 
 from __future__ import annotations
@@ -329,7 +329,8 @@ class RiskPanel(VBox):  # type: ignore[misc]
             self.framework.value = framework  # its observer calls back here
             return
         try:
-            cov = self.posture.coverage(framework)
+            # controls as the latest assessment recorded them, like the register above
+            cov = self.posture.coverage(framework, as_assessed=True)
         except AIPostureError as exc:
             self.coverage_summary.value = f"<div class='aiposture-error'>{escape(exc)}</div>"
             self.coverage_table.set_items([])
