@@ -2,12 +2,69 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 import pg
-from aiposture.store import Store, open_store
+from aiposture import Posture, RelationKind, Settings
+from aiposture.demo import Estate, annotate, build_estate
+from aiposture.discovery import observe
+from aiposture.store import SourceUpdate, Store, open_store
+
+#: An asset name written to attack the notebook views: it must always show as text.
+HOSTILE_NAME = "<img src=x onerror=alert(1)>"
+
+
+# --- the demo estate, scanned and assessed once per session -----------------------
+
+
+@dataclass(frozen=True)
+class DemoStore:
+    """A SQLite store of the demo estate: discovered, annotated, with a model named
+    :data:`HOSTILE_NAME` that the support bot uses, and assessed."""
+
+    db: Path
+    settings: Settings
+    estate: Estate
+
+    def open_copy(self, folder: Path, *, actor: str = "analyst") -> Posture:
+        """A posture on a private copy of the store (tests may change it freely)."""
+        dest = folder / "posture.db"
+        shutil.copyfile(self.db, dest)
+        return Posture.open(dest, actor=actor, config=self.settings)
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> DemoStore:
+    base = tmp_path_factory.mktemp("demo-store")
+    estate = build_estate(base / "estate")
+    db = base / "posture.db"
+    settings = Settings.from_mapping(
+        {"discovery": {"sanctioned_services": list(estate.sanctioned)}}
+    )
+    with Posture.open(db, actor="setup", config=settings) as p:
+        p.discover([estate.root], logs=estate.logs, progress=False)
+    annotate(f"sqlite:///{db}", estate)
+    with Posture.open(db, actor="setup", config=settings) as p:
+        bot = p.asset("support-bot")
+        evil = observe.model(HOSTILE_NAME, "openai")
+        p.store.apply(
+            [
+                SourceUpdate(
+                    source="test:hostile",
+                    observations=[evil, observe.relate(bot, RelationKind.USES_MODEL, evil)],
+                )
+            ],
+            scan_id="hostile",
+            actor="test",
+        )
+        p.assess()
+    return DemoStore(db=db, settings=settings, estate=estate)
+
 
 # --- the store: run its tests against a SQLite file and a real PostgreSQL ------
 

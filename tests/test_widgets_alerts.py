@@ -12,24 +12,19 @@ from typing import Any
 import pytest
 
 from aiposture import Posture, Settings
-from aiposture.demo import annotate, build_estate, fake_openai_key
+from aiposture.demo import fake_openai_key
 from aiposture.monitor.detectors.exfiltration import ExfiltrationDetector
 from aiposture.monitor.models import AlertStatus, Event
 from aiposture.widgets.alerts import AlertsPanel
+from conftest import DemoStore
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 ESCAPED = "&lt;img src=x onerror=alert(1)&gt;"
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("alerts-demo")
-    estate = build_estate(base / "estate")
-    db = base / "posture.db"
-    with Posture.open(db, actor="setup", config=Settings()) as p:
-        p.discover([estate.root], logs=estate.logs, progress=False)
-    annotate(f"sqlite:///{db}", estate)
-    return db
+def demo_db(demo_store: DemoStore) -> Path:
+    return demo_store.db
 
 
 def _leak(event_id: str, principal: str, at: datetime) -> Event:

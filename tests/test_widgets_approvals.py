@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from aiposture import AssetKind, Posture, Settings
-from aiposture.demo import annotate, build_estate
 from aiposture.policy.approvals import ApprovalRequest, ApprovalStatus
 from aiposture.widgets.approvals import ApprovalsPanel
+from conftest import DemoStore
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 ESCAPED = "&lt;img src=x onerror=alert(1)&gt;"
@@ -50,14 +50,8 @@ permit(principal in Group::"ml", action == Action::"deploy", resource);
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("approvals-demo")
-    estate = build_estate(base / "estate")
-    db = base / "posture.db"
-    with Posture.open(db, actor="setup", config=Settings()) as p:
-        p.discover([estate.root], logs=estate.logs, progress=False)
-    annotate(f"sqlite:///{db}", estate)
-    return db
+def demo_db(demo_store: DemoStore) -> Path:
+    return demo_store.db
 
 
 @pytest.fixture

@@ -9,24 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from aiposture import Posture, Settings
-from aiposture.demo import annotate, build_estate
+from aiposture import Posture
 from aiposture.widgets.dashboard import Dashboard
+from conftest import DemoStore
 
 
 @pytest.fixture(scope="module")
-def posture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Posture]:
-    base = tmp_path_factory.mktemp("dashboard-widget")
-    estate = build_estate(base / "estate")
-    db = base / "p.db"
-    settings = Settings.from_mapping(
-        {"discovery": {"sanctioned_services": list(estate.sanctioned)}}
-    )
-    with Posture.open(db, actor="setup", config=settings) as p:
-        p.discover([estate.root], logs=estate.logs, progress=False)
-    annotate(f"sqlite:///{db}", estate)
-    p = Posture.open(db, actor="analyst", config=settings)
-    p.assess()
+def posture(demo_store: DemoStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Posture]:
+    p = demo_store.open_copy(tmp_path_factory.mktemp("dashboard-widget"))
     yield p
     p.close()
 

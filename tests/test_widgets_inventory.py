@@ -7,43 +7,18 @@ from typing import Any
 
 import pytest
 
-from aiposture import AssetKind, Posture, Settings
-from aiposture.demo import annotate, build_estate
-from aiposture.discovery import observe
-from aiposture.models import RelationKind
-from aiposture.store.base import SourceUpdate
+from aiposture import AssetKind, Posture
 from aiposture.widgets.graph import neighbourhood_svg
 from aiposture.widgets.inventory import InventoryPanel
+from conftest import DemoStore
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 ESCAPED = "&lt;img src=x onerror=alert(1)&gt;"
 
 
 @pytest.fixture(scope="module")
-def posture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Posture]:
-    base = tmp_path_factory.mktemp("inventory-widget")
-    estate = build_estate(base / "estate")
-    db = base / "p.db"
-    settings = Settings.from_mapping(
-        {"discovery": {"sanctioned_services": list(estate.sanctioned)}}
-    )
-    with Posture.open(db, actor="setup", config=settings) as p:
-        p.discover([estate.root], logs=estate.logs, progress=False)
-    annotate(f"sqlite:///{db}", estate)
-    p = Posture.open(db, actor="analyst", config=settings)
-    bot = p.asset("support-bot")
-    evil = observe.model(HOSTILE, "openai")
-    p.store.apply(
-        [
-            SourceUpdate(
-                source="test:hostile",
-                observations=[evil, observe.relate(bot, RelationKind.USES_MODEL, evil)],
-            )
-        ],
-        scan_id="hostile",
-        actor="test",
-    )
-    p.assess()
+def posture(demo_store: DemoStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Posture]:
+    p = demo_store.open_copy(tmp_path_factory.mktemp("inventory-widget"))
     yield p
     p.close()
 

@@ -8,34 +8,17 @@ from pathlib import Path
 import pytest
 
 from aiposture import Posture, Settings
-from aiposture.demo import annotate, build_estate
-from aiposture.discovery import observe
 from aiposture.models import AssetKind, AssetRisk, DimensionScore, Priority, RiskDimension
-from aiposture.store.base import SourceUpdate
 from aiposture.widgets.risk import FRAMEWORKS, RiskPanel, heat_counts, heatmap_figure
+from conftest import DemoStore
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 ESCAPED = "&lt;img src=x onerror=alert(1)&gt;"
 
 
 @pytest.fixture(scope="module")
-def posture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Posture]:
-    base = tmp_path_factory.mktemp("risk-widget")
-    estate = build_estate(base / "estate")
-    db = base / "p.db"
-    settings = Settings.from_mapping(
-        {"discovery": {"sanctioned_services": list(estate.sanctioned)}}
-    )
-    with Posture.open(db, actor="setup", config=settings) as p:
-        p.discover([estate.root], logs=estate.logs, progress=False)
-    annotate(f"sqlite:///{db}", estate)
-    p = Posture.open(db, actor="analyst", config=settings)
-    p.store.apply(
-        [SourceUpdate(source="test:hostile", observations=[observe.model(HOSTILE, "openai")])],
-        scan_id="hostile",
-        actor="test",
-    )
-    p.assess()
+def posture(demo_store: DemoStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Posture]:
+    p = demo_store.open_copy(tmp_path_factory.mktemp("risk-widget"))
     yield p
     p.close()
 

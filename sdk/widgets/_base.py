@@ -8,11 +8,14 @@ clear error.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
-from aiposture.models import escape
+from aiposture.models import Priority, Severity, escape
+from aiposture.tables import Column
+
+T = TypeVar("T")
 
 __all__ = [
     "STYLE",
@@ -23,6 +26,7 @@ __all__ = [
     "escape",
     "html_widget",
     "ipywidgets",
+    "level_column",
     "plotly_go",
     "plotly_io",
     "show_figure",
@@ -126,6 +130,31 @@ def badge(text: object, level: str | None = None) -> str:
     if level:
         return f"<span class='aiposture-sev-{escape(level)}'>{escape(text)}</span>"
     return escape(text)
+
+
+def level_column(
+    key: str,
+    title: str,
+    get: Callable[[T], Severity | Priority | None],
+    *,
+    levels: type[Severity] | type[Priority],
+    width: str = "80px",
+) -> Column[T]:
+    """A filterable column of a severity or priority, shown as a badge, sorted by rank."""
+
+    def html(item: T) -> str:
+        level = get(item)
+        return badge(level.value, level.value) if level is not None else ""
+
+    return Column(
+        key,
+        title,
+        get,
+        width=width,
+        filterable=True,
+        sort_key=lambda value: levels(value).rank,
+        html=html,
+    )
 
 
 def rows_html(rows: Iterable[tuple[str, str]]) -> str:

@@ -22,10 +22,10 @@ from aiposture.widgets._base import (
     STYLE,
     VBox,
     add_classes,
-    badge,
     escape,
     html_widget,
     ipywidgets,
+    level_column,
 )
 from aiposture.widgets.table import PagedTable
 
@@ -46,15 +46,7 @@ TEXT_SHOWN = 300
 def _columns() -> list[Column[Alert]]:
     return [
         Column("title", "Alert", lambda a: a.title, width="260px"),
-        Column(
-            "severity",
-            "Severity",
-            lambda a: a.severity,
-            width="80px",
-            filterable=True,
-            sort_key=lambda s: Severity(s).rank,
-            html=lambda a: badge(a.severity.value, a.severity.value),
-        ),
+        level_column("severity", "Severity", lambda a: a.severity, levels=Severity),
         Column("status", "Status", lambda a: a.status, width="110px", filterable=True),
         Column("detector", "Detector", lambda a: a.detector, width="150px", filterable=True),
         Column("principal", "Principal", lambda a: a.principal, width="130px"),

@@ -23,6 +23,7 @@ from aiposture.widgets._base import (
     badge,
     html_widget,
     ipywidgets,
+    level_column,
     rows_html,
 )
 from aiposture.widgets.graph import neighbourhood_svg
@@ -41,18 +42,10 @@ MAX_EVIDENCE = 20
 MAX_FINDINGS = 30
 
 
-def _priority_rank(value: Any) -> int:
-    return Priority(value).rank
-
-
 def _columns(risk: Mapping[str, RiskScore]) -> list[Column[Asset]]:
     def prio(a: Asset) -> Priority | None:
         r = risk.get(a.id)
         return r.priority if r is not None else None
-
-    def prio_html(a: Asset) -> str:
-        p = prio(a)
-        return badge(p.value, p.value) if p is not None else ""
 
     def score(a: Asset) -> float | None:
         r = risk.get(a.id)
@@ -73,15 +66,7 @@ def _columns(risk: Mapping[str, RiskScore]) -> list[Column[Asset]]:
             filterable=True,
         ),
         Column("sanctioned", "Sanctioned", lambda a: a.sanctioned, width="100px", filterable=True),
-        Column(
-            "risk",
-            "Risk",
-            prio,
-            width="80px",
-            filterable=True,
-            sort_key=_priority_rank,
-            html=prio_html,
-        ),
+        level_column("risk", "Risk", prio, levels=Priority),
         Column("score", "Score", score, width="80px", searchable=False),
     ]
 

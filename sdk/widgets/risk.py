@@ -21,6 +21,7 @@ from aiposture.widgets._base import (
     badge,
     html_widget,
     ipywidgets,
+    level_column,
     plotly_go,
     show_figure,
 )
@@ -129,15 +130,7 @@ def _register_columns() -> list[Column[AssetRisk]]:
     return [
         Column("asset", "Asset", lambda r: r.asset_name, width="240px"),
         Column("kind", "Kind", lambda r: r.asset_kind, width="110px", filterable=True),
-        Column(
-            "priority",
-            "Priority",
-            lambda r: r.priority,
-            width="80px",
-            filterable=True,
-            sort_key=lambda p: Priority(p).rank,
-            html=lambda r: badge(r.priority.value, r.priority.value),
-        ),
+        level_column("priority", "Priority", lambda r: r.priority, levels=Priority),
         Column("score", "Score", lambda r: r.score, width="80px", searchable=False),
         Column("likelihood", "Likelihood", lambda r: r.likelihood, width="95px", searchable=False),
         Column("impact", "Impact", lambda r: r.impact, width="80px", searchable=False),
