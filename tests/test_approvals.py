@@ -576,3 +576,27 @@ def test_review_problem_agrees_with_the_refusals_and_writes_nothing(
     assert expired is not None and "expired" in expired
     with pytest.raises(NotFoundError):
         approvals.review_problem("no-such-request", "carol")
+
+
+def test_a_retried_request_with_the_same_idempotency_key_returns_the_first(
+    approvals: ApprovalService, store: Store
+) -> None:
+    first = approvals.request(
+        "deploy", PROD_MODEL, "alice", "release 2.0", idempotency_key="rel-2.0"
+    )
+    again = approvals.request(
+        "deploy", PROD_MODEL, "alice", "release 2.0 (retry)", idempotency_key="rel-2.0"
+    )
+    assert again.id == first.id and again.justification == "release 2.0"
+    assert len(entries(store, "approval.request")) == 1
+    # keys are per requester: another principal's identical key files its own request
+    other = approvals.request(
+        "deploy", PROD_MODEL, "erin", "release 2.0", idempotency_key="rel-2.0"
+    )
+    assert other.id != first.id
+    with pytest.raises(ApprovalError) as info:
+        approvals.request("train", "dataset:restricted-x", "alice", "x", idempotency_key="rel-2.0")
+    assert info.value.code == "idempotency_conflict"
+    assert [r.id for r in approvals.list(requester="alice")] == [first.id]
+    assert [r.id for r in approvals.list("pending", requester="erin")] == [other.id]
+    assert approvals.verify_approvals().ok

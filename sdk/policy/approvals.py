@@ -150,6 +150,9 @@ class ApprovalRequest(_Model):
     approved_at: datetime | None = None
     valid_until: datetime | None = None
     uses: list[ApprovalUse] = Field(default_factory=list)
+    #: The requester's own key for this request: asking again with the same key returns
+    #: this request instead of filing a second one.
+    idempotency_key: str | None = None
 
     def deadline(self) -> datetime:
         """When this request stops counting: the review deadline, or the approval's end."""
@@ -401,6 +404,16 @@ class ApprovalService:
         return ApprovalRequest.model_validate(row.payload)
 
     @staticmethod
+    def _by_key(conn: Connection, requester: str, key: str) -> ApprovalRequest | None:
+        """The request ``requester`` filed with idempotency key ``key``, if any."""
+        a = t.approval_requests
+        rows = conn.execute(select(a.c.payload).where(a.c.requester == requester))
+        for row in rows:
+            if isinstance(row.payload, dict) and row.payload.get("idempotency_key") == key:
+                return ApprovalRequest.model_validate(row.payload)
+        return None
+
+    @staticmethod
     def _save(conn: Connection, req: ApprovalRequest) -> None:
         a = t.approval_requests
         conn.execute(update(a).where(a.c.id == req.id).values(**_row_values(req)))
@@ -427,6 +440,8 @@ class ApprovalService:
         requester: str,
         justification: str,
         ttl: timedelta | None = None,
+        *,
+        idempotency_key: str | None = None,
     ) -> ApprovalRequest:
         """Ask for approval to perform ``action`` on ``resource`` (audited as ``approval.request``).
 
@@ -436,10 +451,15 @@ class ApprovalService:
             requester: Who asks (and who may use the approval).
             justification: Why; required.
             ttl: How long the request waits for review (default: the requirement's).
+            idempotency_key: The requester's key for this request: a retry with the same
+                key returns the request already filed (whatever its status) instead of a
+                second one. Keys are per requester.
 
         Raises:
             ApprovalError: No requirement gates this action on this resource
-                (``no_rule``), or the justification is empty (``missing_reason``).
+                (``no_rule``), the justification is empty (``missing_reason``), or the
+                key was already used by this requester for another action or resource
+                (``idempotency_conflict``).
         """
         now = self._now()
         rule = self.requirement_for(action, resource)
@@ -447,6 +467,21 @@ class ApprovalService:
         try:
             with self._store._write() as conn:
                 try:
+                    earlier = (
+                        self._by_key(conn, requester, idempotency_key)
+                        if idempotency_key is not None
+                        else None
+                    )
+                    if earlier is not None:
+                        if (earlier.action, earlier.resource) != (action, resource):
+                            raise self._refuse(
+                                conn, requester, "idempotency_conflict",
+                                f"{requester} already used this idempotency key for "
+                                f"{earlier.action!r} on {earlier.resource!r} ({earlier.id})",
+                                step="request", object_id="-", at=now,
+                                action=action, resource=resource,
+                            )  # fmt: skip
+                        return earlier
                     if rule is None:
                         raise self._refuse(
                             conn, requester, "no_rule",
@@ -477,6 +512,7 @@ class ApprovalService:
                         required_group=rule.group,
                         validity_seconds=rule.validity_seconds,
                         single_use=rule.single_use,
+                        idempotency_key=idempotency_key,
                     )
                     conn.execute(insert(t.approval_requests).values(id=req.id, **_row_values(req)))
                     self._audit(
@@ -730,11 +766,14 @@ class ApprovalService:
             raise self._fail("cannot expire approval requests", exc) from exc
         return count
 
-    def list(self, status: ApprovalStatus | str | None = None) -> builtins.list[ApprovalRequest]:
+    def list(
+        self, status: ApprovalStatus | str | None = None, *, requester: str | None = None
+    ) -> builtins.list[ApprovalRequest]:
         """Requests, oldest first, after expiring those past their deadline.
 
         Args:
             status: Only requests with this status.
+            requester: Only requests filed by this principal.
 
         Raises:
             ValueError: ``status`` is not an approval status.
@@ -745,6 +784,8 @@ class ApprovalService:
         q = select(a.c.payload).order_by(a.c.created_at, a.c.id)
         if wanted is not None:
             q = q.where(a.c.status == wanted.value)
+        if requester is not None:
+            q = q.where(a.c.requester == requester)
         try:
             with self._store._read() as conn:
                 rows = conn.execute(q).all()
