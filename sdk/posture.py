@@ -14,6 +14,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+import threading
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -105,6 +106,8 @@ class Posture:
         self._monitor: Monitor | None = None
         self._leakage: LeakageService | None = None
         self._risk_data: tuple[str, dict[str, Any], dict[str, dict[str, Any]]] | None = None
+        # lazily built services; the MCP server calls one posture from worker threads
+        self._lazy = threading.RLock()
 
     @classmethod
     def open(
@@ -208,7 +211,9 @@ class Posture:
         from aiposture.leakage import LeakageService
 
         if self._leakage is None:
-            self._leakage = LeakageService(self)
+            with self._lazy:
+                if self._leakage is None:
+                    self._leakage = LeakageService(self)
         return self._leakage
 
     @property
@@ -515,7 +520,9 @@ class Posture:
         from aiposture.monitor.service import Monitor
 
         if self._monitor is None:
-            self._monitor = Monitor(self.store, settings=self.settings, actor=self.actor)
+            with self._lazy:
+                if self._monitor is None:
+                    self._monitor = Monitor(self.store, settings=self.settings, actor=self.actor)
         return self._monitor
 
     @property
@@ -538,60 +545,66 @@ class Posture:
                 invalid (the message names the file and line).
         """
         if self._policy is None:
-            from aiposture.policy.engine import PolicyEngine
-            from aiposture.policy.loader import PolicyStore
+            with self._lazy:
+                if self._policy is None:
+                    from aiposture.policy.engine import PolicyEngine
+                    from aiposture.policy.loader import PolicyStore
 
-            folder = self.settings.policy_folder()
-            if folder is None:
-                raise ConfigError(
-                    "no policy folder configured: set [policy] folder in the configuration"
-                )
-            self._policy = PolicyEngine(PolicyStore(folder), self.store)
+                    folder = self.settings.policy_folder()
+                    if folder is None:
+                        raise ConfigError(
+                            "no policy folder configured: set [policy] folder in the configuration"
+                        )
+                    self._policy = PolicyEngine(PolicyStore(folder), self.store)
         return self._policy
 
     @property
     def approvals(self) -> ApprovalService:
         """The approval workflow under the policy's approval rules and principals."""
         if self._approvals is None:
-            from aiposture.policy.approvals import (
-                ApprovalRequirement,
-                ApprovalService,
-                PrincipalInfo,
-                PrincipalType,
-                StaticDirectory,
-            )
-
-            ps = self.policy.policy_set
-            assets = [a for a in self.store.assets() if not a.stale]
-            requirements = [
-                ApprovalRequirement(
-                    action=rule.action.value,
-                    resource=a.id,
-                    approvers=rule.approvers,
-                    group=rule.group,
-                    validity_seconds=rule.valid_for,
-                )
-                for rule in ps.approvals
-                for a in assets
-                if rule.resource.matches(a)
-            ]
-            kinds = {t.value for t in PrincipalType}
-            directory = StaticDirectory(
-                {
-                    p.id: PrincipalInfo(
-                        type=PrincipalType(p.type.value)
-                        if p.type.value in kinds
-                        else PrincipalType.SERVICE,
-                        groups=set(p.groups),
+            with self._lazy:
+                if self._approvals is None:
+                    from aiposture.policy.approvals import (
+                        ApprovalRequirement,
+                        ApprovalService,
+                        PrincipalInfo,
+                        PrincipalType,
+                        StaticDirectory,
                     )
-                    for p in ps.principals
-                }
-            )
-            from aiposture.store.sql import SQLStore
 
-            if not isinstance(self.store, SQLStore):
-                raise ConfigError("approvals need an SQL store (SQLite or PostgreSQL)")
-            self._approvals = ApprovalService(self.store, requirements, directory, actor=self.actor)
+                    ps = self.policy.policy_set
+                    assets = [a for a in self.store.assets() if not a.stale]
+                    requirements = [
+                        ApprovalRequirement(
+                            action=rule.action.value,
+                            resource=a.id,
+                            approvers=rule.approvers,
+                            group=rule.group,
+                            validity_seconds=rule.valid_for,
+                        )
+                        for rule in ps.approvals
+                        for a in assets
+                        if rule.resource.matches(a)
+                    ]
+                    kinds = {t.value for t in PrincipalType}
+                    directory = StaticDirectory(
+                        {
+                            p.id: PrincipalInfo(
+                                type=PrincipalType(p.type.value)
+                                if p.type.value in kinds
+                                else PrincipalType.SERVICE,
+                                groups=set(p.groups),
+                            )
+                            for p in ps.principals
+                        }
+                    )
+                    from aiposture.store.sql import SQLStore
+
+                    if not isinstance(self.store, SQLStore):
+                        raise ConfigError("approvals need an SQL store (SQLite or PostgreSQL)")
+                    self._approvals = ApprovalService(
+                        self.store, requirements, directory, actor=self.actor
+                    )
         return self._approvals
 
     def dashboard(

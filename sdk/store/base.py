@@ -197,6 +197,18 @@ class Store(ABC):
         """Audit entries in order."""
 
     @abstractmethod
+    def append_audit(
+        self,
+        actor: str,
+        action: str,
+        object_type: str,
+        object_id: str,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Append one entry to the hash-chained audit log (for actions outside the store,
+        such as a call to the MCP server)."""
+
+    @abstractmethod
     def verify_audit(self) -> AuditReport:
         """Recompute the hash chain and report the first broken or missing entry."""
 

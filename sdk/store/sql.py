@@ -903,6 +903,23 @@ class SQLStore(Store):
         except SQLAlchemyError as exc:
             raise self._fail("cannot read the audit log", exc) from exc
 
+    def append_audit(
+        self,
+        actor: str,
+        action: str,
+        object_type: str,
+        object_id: str,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Append one entry to the hash-chained audit log (for actions outside the store,
+        such as a call to the MCP server)."""
+        entry = PendingEntry(actor, action, object_type, object_id, dict(details or {}))
+        try:
+            with self._write() as conn:
+                write_audit(conn, [entry], utcnow())
+        except SQLAlchemyError as exc:
+            raise self._fail(f"cannot write the audit entry {action} {object_id}", exc) from exc
+
     def verify_audit(self) -> AuditReport:
         """Recompute the hash chain and report the first broken or missing entry."""
         al = t.audit_log
