@@ -59,6 +59,7 @@ from aiposture.errors import ConfigError
 
 __all__ = [
     "DiscoverySettings",
+    "MCPSettings",
     "PolicySettings",
     "PriorityThresholds",
     "RiskSettings",
@@ -188,6 +189,32 @@ class MonitorSettings(_Section):
     )
 
 
+class MCPSettings(_Section):
+    """Settings of the MCP server (``[mcp]``).
+
+    Only SHA-256 digests of bearer tokens are stored, never the tokens themselves.
+    """
+
+    tokens: dict[str, str] = Field(
+        default_factory=dict,
+        description="SHA-256 hex digest of a bearer token -> the principal it authenticates "
+        "(the MCP server over HTTP).",
+    )
+
+    @field_validator("tokens")
+    @classmethod
+    def _digests(cls, v: dict[str, str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for digest, principal in v.items():
+            key = digest.strip().lower()
+            if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
+                raise ValueError("keys must be SHA-256 hex digests of tokens, not tokens")
+            if not principal.strip():
+                raise ValueError(f"an empty principal for digest {key[:12]}...")
+            out[key] = principal.strip()
+        return out
+
+
 class Settings(_Section):
     """Everything configurable, validated; immutable.
 
@@ -200,6 +227,7 @@ class Settings(_Section):
     risk: RiskSettings = RiskSettings()
     policy: PolicySettings = PolicySettings()
     monitor: MonitorSettings = MonitorSettings()
+    mcp: MCPSettings = MCPSettings()
     source: str | None = Field(default=None, exclude=True)
 
     def policy_folder(self) -> Path | None:

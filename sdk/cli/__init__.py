@@ -25,6 +25,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from aiposture.cli.mcp import mcp_app
 from aiposture.errors import (
     AIPostureError,
     ConfigError,
@@ -75,6 +76,7 @@ alerts_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(mcp_app, name="mcp")
 
 DbOption = Annotated[
     str | None,
