@@ -200,6 +200,23 @@ class MCPSettings(_Section):
         description="SHA-256 hex digest of a bearer token -> the principal it authenticates "
         "(the MCP server over HTTP).",
     )
+    calls_per_minute: int = Field(
+        default=120, ge=1, description="Tool calls allowed per principal per minute."
+    )
+    max_items: int = Field(
+        default=100, ge=1, le=10_000, description="The cap on any list a tool returns."
+    )
+    excerpt_chars: int = Field(
+        default=80,
+        ge=0,
+        le=10_000,
+        description="The longest excerpt of matched training data or secret a tool returns.",
+    )
+    indexes: dict[str, str] = Field(
+        default_factory=dict,
+        description="Leakage indexes the tools may use, by name -> folder (relative to the "
+        "configuration file); tools take the name, never a path.",
+    )
 
     @field_validator("tokens")
     @classmethod

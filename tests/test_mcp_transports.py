@@ -260,3 +260,39 @@ def test_stdio_and_http_give_the_same_summary(setup: Setup, http_port: int) -> N
 def test_setup_stores_only_token_digests(setup: Setup) -> None:
     text = Path(setup.config).read_text(encoding="utf-8")
     assert TOKEN_A not in text and TOKEN_B not in text
+
+
+def test_stdio_limits_and_named_indexes_come_from_the_configuration(setup: Setup) -> None:
+    config = setup.folder / "limited.toml"
+    config.write_text(
+        setup.config.read_text(encoding="utf-8").replace(
+            "[mcp]\n",
+            f"[mcp]\ncalls_per_minute = 3\nmax_items = 2\n"
+            f'indexes = {{ "configured" = "{setup.index}" }}\n',
+        ),
+        encoding="utf-8",
+    )
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "aiposture.mcp_server", "--db", str(setup.db), "--config", str(config)],
+        env=server_env(),
+        cwd=str(setup.folder),
+    )
+
+    async def go() -> tuple[dict[str, Any], dict[str, Any], CallToolResult, CallToolResult]:
+        async with Client(params, read_timeout_seconds=120) as client:
+            page = _data(await client.call_tool("list_assets", {"limit": 50}))
+            leak = _data(
+                await client.call_tool(
+                    "check_output_leakage", {"text": LEAKING_OUTPUT, "index": "configured"}
+                )
+            )
+            third = await client.call_tool("get_posture_summary", {})
+            fourth = await client.call_tool("get_posture_summary", {})
+            return page, leak, third, fourth
+
+    page, leak, third, fourth = _run(go)
+    assert len(page["items"]) == 2 and page["truncated"] is True  # max_items = 2
+    assert leak["outputs"][0]["leak_type"] != "none"  # the index named in the configuration
+    assert not third.is_error
+    assert "rate limit" in _error_text(fourth)  # calls_per_minute = 3

@@ -129,13 +129,21 @@ def serve_cmd(
     """
     from aiposture.mcp_server.server import ServerConfig
     from aiposture.mcp_server.transport import serve
+    from aiposture.settings import Settings
 
     cfg_path = _config_option(ctx, config)
+    settings = Settings.load(cfg_path)
+    limits = settings.mcp
     fields: dict[str, Any] = {
         "db": db,
         "config": str(cfg_path) if cfg_path is not None else None,
         "read_only": read_only,
+        "calls_per_minute": limits.calls_per_minute,
+        "max_items": limits.max_items,
+        "excerpt_chars": limits.excerpt_chars,
     }
+    base = Path(settings.source).parent if settings.source else Path.cwd()
+    configured = {name: str(base / folder) for name, folder in limits.indexes.items()}
     if principal is not None:
         if not principal.strip():
             raise ConfigError("--principal must not be empty")
@@ -143,8 +151,7 @@ def serve_cmd(
     sets = _toolsets(toolsets)
     if sets is not None:
         fields["toolsets"] = sets
-    if index:
-        fields["indexes"] = _indexes(index)
+    fields["indexes"] = {**configured, **(_indexes(index) if index else {})}
     serve(
         ServerConfig(**fields),
         transport="http" if http else "stdio",
