@@ -36,6 +36,7 @@ ALL = (
     "scale",
     "dashboard",
     "dashboard_browser",
+    "mcp",
 )
 
 
@@ -162,6 +163,7 @@ def main() -> None:
         "scale": ("benchmarks.leakage_scale", "leakage_scale.json", False),
         "dashboard": ("benchmarks.dashboard_render", "dashboard_render.json", True),
         "dashboard_browser": ("benchmarks.dashboard_browser", "dashboard_browser.json", True),
+        "mcp": ("benchmarks.mcp_bench", "mcp_bench.json", True),
     }
     for key, (module, filename, scratch) in others.items():
         if key not in wanted:

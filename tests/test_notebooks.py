@@ -64,6 +64,11 @@ def _quickstart(w: WidgetState) -> None:
     assert "priya" in text and "marco" in text  # the request, and who reviews it
 
 
+def _mcp(w: WidgetState) -> None:
+    (approvals,) = w.with_class("aiposture-approvals")
+    assert "security-copilot" in w.texts(approvals)  # the assistant's request, for a human
+
+
 def _has(*classes: str) -> Callable[[WidgetState], None]:
     def check(w: WidgetState) -> None:
         for css in classes:
@@ -78,6 +83,7 @@ WIDGETS: dict[str, Callable[[WidgetState], None]] = {
     "04_leakage_index": _has("aiposture-leakage-result"),
     "05_policy_and_approvals": _has("aiposture-approvals"),
     "06_monitoring": _has("aiposture-dashboard", "aiposture-alerts"),
+    "07_mcp_server": _mcp,
 }
 
 
@@ -104,13 +110,14 @@ def test_notebook_runs_without_errors_and_leaves_its_widgets(
 
 def test_the_tutorials_are_the_documented_set() -> None:
     names = [p.stem for p in NOTEBOOKS]
-    assert names[:6] == [
+    assert names == [
         "01_quickstart",
         "02_inventory_and_aibom",
         "03_risk_and_compliance",
         "04_leakage_index",
         "05_policy_and_approvals",
         "06_monitoring",
+        "07_mcp_server",
     ]
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for name in names:
