@@ -177,14 +177,11 @@ def client_config_path(
         platform: ``linux``, ``darwin`` or ``win32``, as :data:`sys.platform` names them.
         env: Environment (``APPDATA`` on Windows, ``XDG_CONFIG_HOME`` elsewhere).
     """
+    from aiposture.discovery.mcp_clients import app_data_dir
+
     env = os.environ if env is None else env
     home = Path.home() if home is None else home
-    if platform == "win32":
-        appdata = Path(env.get("APPDATA") or home / "AppData" / "Roaming")
-    elif platform == "darwin":
-        appdata = home / "Library" / "Application Support"
-    else:
-        appdata = Path(env.get("XDG_CONFIG_HOME") or home / ".config")
+    appdata = app_data_dir(home, platform, env)
     if client is Client.CLAUDE_DESKTOP:
         return appdata / "Claude" / "claude_desktop_config.json"
     if client is Client.CURSOR:

@@ -52,6 +52,7 @@ __all__ = [
     "ConfigFormat",
     "ConfigScope",
     "McpClient",
+    "app_data_dir",
     "classify",
     "looks_like_home",
     "user_config_paths",
@@ -266,6 +267,16 @@ def _vscode_user_folder(folder: Path) -> bool:
     )
 
 
+def app_data_dir(home: Path, platform: str, env: Mapping[str, str]) -> Path:
+    """Where desktop applications keep a user's settings on ``platform``
+    (``%APPDATA%``, ``~/Library/Application Support`` or ``$XDG_CONFIG_HOME``)."""
+    if platform == "win32":
+        return Path(env.get("APPDATA") or home / "AppData" / "Roaming")
+    if platform == "darwin":
+        return home / "Library" / "Application Support"
+    return Path(env.get("XDG_CONFIG_HOME") or home / ".config")
+
+
 def user_config_paths(
     home: Path,
     *,
@@ -290,12 +301,7 @@ def user_config_paths(
         ``include_missing``; each one is accepted by :func:`classify` as a
         user-level file when ``home`` is recognised as a home folder.
     """
-    if platform == "win32":
-        appdata = Path(env.get("APPDATA") or home / "AppData" / "Roaming")
-    elif platform == "darwin":
-        appdata = home / "Library" / "Application Support"
-    else:
-        appdata = Path(env.get("XDG_CONFIG_HOME") or home / ".config")
+    appdata = app_data_dir(home, platform, env)
 
     fixed: list[Path] = [
         appdata / "Claude" / "claude_desktop_config.json",
