@@ -296,3 +296,92 @@ def test_stdio_limits_and_named_indexes_come_from_the_configuration(setup: Setup
     assert leak["outputs"][0]["leak_type"] != "none"  # the index named in the configuration
     assert not third.is_error
     assert "rate limit" in _error_text(fourth)  # calls_per_minute = 3
+
+
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+def test_every_tool_resource_and_prompt_answers_in_a_real_process(
+    setup: Setup, http_port: int, transport: str
+) -> None:
+    async def go() -> dict[str, Any]:
+        client = _stdio(setup) if transport == "stdio" else _http(http_port, TOKEN_A)
+        async with client:
+            tools = [t.name for t in (await client.list_tools()).tools]
+            model = _data(await client.call_tool("list_assets", {"kind": "model", "limit": 1}))
+            asset_id = model["items"][0]["id"]
+            finding = _data(await client.call_tool("list_findings", {"limit": 1}))["items"][0]
+            ticket = _data(
+                await client.call_tool(
+                    "request_approval",
+                    {
+                        "action": "deploy",
+                        "resource": setup.model,
+                        "justification": "every-tool test",
+                        "idempotency_key": f"every-{transport}",
+                    },
+                )
+            )
+            arguments: dict[str, dict[str, Any]] = {
+                "get_posture_summary": {},
+                "list_assets": {"limit": 3},
+                "get_asset": {"asset": asset_id},
+                "search_assets": {"query": "gpt"},
+                "list_risks": {"limit": 3},
+                "list_findings": {"framework": "owasp-llm", "limit": 3},
+                "get_finding": {"finding_id": finding["id"]},
+                "list_alerts": {"include_closed": True},
+                "check_output_leakage": {"text": LEAKING_OUTPUT, "index": INDEX_NAME},
+                "scan_prompt": {"text": "What are your opening hours?"},
+                "check_access": {"principal": "priya", "action": "deploy", "resource": asset_id},
+                "request_approval": {
+                    "action": "deploy",
+                    "resource": setup.model,
+                    "justification": "every-tool test",
+                    "idempotency_key": f"every-{transport}",
+                },
+                "get_approval_status": {"request_id": ticket["id"]},
+                "list_my_approvals": {},
+            }
+            answers = {name: await client.call_tool(name, arguments[name]) for name in arguments}
+            unknown_alert = await client.call_tool("get_alert", {"alert_id": "alr-none"})
+            templates = [
+                t.uri_template for t in (await client.list_resource_templates()).resource_templates
+            ]
+            read = {
+                "asset": await client.read_resource(f"aiposture://asset/{asset_id}"),
+                "finding": await client.read_resource(f"aiposture://finding/{finding['id']}"),
+                "report": await client.read_resource("aiposture://report/owasp-llm"),
+            }
+            prompts = [p.name for p in (await client.list_prompts()).prompts]
+            triage = await client.get_prompt("triage_alerts", {})
+            review = await client.get_prompt("review_asset", {"asset_id": asset_id})
+            return {
+                "tools": tools,
+                "answers": answers,
+                "unknown_alert": unknown_alert,
+                "templates": templates,
+                "read": read,
+                "prompts": prompts,
+                "triage": triage,
+                "review": review,
+                "ticket": ticket,
+            }
+
+    out = _run(go)
+    assert sorted(out["tools"]) == sorted([*out["answers"], "get_alert"])
+    for name, result in out["answers"].items():
+        assert not result.is_error, (name, result.content)
+        assert result.structured_content is not None, name
+    assert "alr-none" in _error_text(out["unknown_alert"])  # not found, said plainly
+    assert sorted(out["templates"]) == sorted(
+        [
+            "aiposture://alert/{alert_id}",
+            "aiposture://asset/{asset_id}",
+            "aiposture://finding/{finding_id}",
+            "aiposture://report/{framework}",
+        ]
+    )
+    assert all(r.contents for r in out["read"].values())
+    assert sorted(out["prompts"]) == ["review_asset", "triage_alerts"]
+    assert out["triage"].messages and out["review"].messages
+    expected = PRINCIPAL_A if transport == "http" else LOCAL
+    assert out["ticket"]["requester"] == expected and out["ticket"]["status"] == "pending"
