@@ -165,7 +165,25 @@ def test_empty_audit_log_verifies(store: Store) -> None:
 
 def test_store_api_has_no_way_to_edit_or_delete_audit_entries() -> None:
     public = {n for n in dir(SQLStore) if not n.startswith("_")}
-    assert {n for n in public if "audit" in n} == {"audit_log", "verify_audit"}
+    # reading, verifying and appending only
+    assert {n for n in public if "audit" in n} == {"audit_log", "verify_audit", "append_audit"}
+
+
+def test_append_audit_extends_the_chain(tmp_path: Path) -> None:
+    with open_store(str(tmp_path / "p.db")) as s:
+        realistic_history(s)
+        before = len(s.audit_log())
+        s.append_audit("assistant-a", "mcp.call", "mcp_tool", "list_assets", {"outcome": "ok"})
+        entries = s.audit_log()
+        assert len(entries) == before + 1
+        last = entries[-1]
+        assert (last.actor, last.action, last.object_id, last.details) == (
+            "assistant-a",
+            "mcp.call",
+            "list_assets",
+            {"outcome": "ok"},
+        )
+        assert s.verify_audit().ok
 
 
 # --- the database refuses changes --------------------------------------------------

@@ -123,10 +123,17 @@ def _value(tp: Any, depth: int) -> Any:
     raise TypeError(f"no hostile value for {tp!r}")
 
 
+#: Fields whose validation needs a shape (the hostile text goes where it can).
+SHAPED: dict[str, dict[str, Any]] = {
+    "MCPSettings": {"tokens": {"0" * 64: HOSTILE}},  # keys are token digests
+}
+
+
 def build(cls: type[M], depth: int = 0) -> M:
     """An instance of ``cls`` with every field set and HOSTILE in every string."""
     hints = typing.get_type_hints(cls)
     data = {name: _value(hints[name], depth) for name in cls.model_fields}
+    data.update(SHAPED.get(cls.__name__, {}))
     return cls.model_validate(data)
 
 
