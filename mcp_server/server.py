@@ -20,6 +20,7 @@ import logging
 import typing
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -200,6 +201,9 @@ def _guarded(kind: Kind, name: str, fn: Callable[..., Any]) -> Callable[..., Any
             logger.exception("%s %r failed for %r", kind, name, principal)
             raise _failure(kind, _INTERNAL) from None
         finally:
+            record = _CALL.get()
+            if record is not None:
+                record.audited = True
             try:
                 await anyio.to_thread.run_sync(
                     functools.partial(
@@ -228,6 +232,79 @@ def _guarded(kind: Kind, name: str, fn: Callable[..., Any]) -> Callable[..., Any
     handler.__qualname__ = name
     handler.__doc__ = fn.__doc__
     return handler
+
+
+# --- calls that never reach the guard ------------------------------------------------------
+
+
+@dataclass
+class _Record:
+    """Whether the guard audited the call being handled (set through :data:`_CALL`)."""
+
+    audited: bool = False
+
+
+_CALL: ContextVar[_Record | None] = ContextVar("aiposture_mcp_call", default=None)
+
+#: The requests that call a tool, resource or prompt, and the kind each one calls.
+_CALLING: dict[str, Kind] = {
+    "tools/call": "tool",
+    "resources/read": "resource",
+    "prompts/get": "prompt",
+}
+
+
+def _is_error(result: Any) -> bool:
+    if isinstance(result, dict):
+        return bool(result.get("isError"))
+    return bool(getattr(result, "is_error", False))
+
+
+async def _audit_unguarded(ctx: Any, call_next: Any) -> Any:
+    """Middleware: audit (and count against the rate limit) the calls the ``mcp`` package
+    refuses before :func:`_guarded` runs: unknown tools, resources and prompts, and
+    arguments of the wrong type or shape. The guard audits every call that reaches it."""
+    kind = _CALLING.get(str(getattr(ctx, "method", "")))
+    if kind is None or getattr(ctx, "request_id", None) is None:
+        return await call_next(ctx)
+    record = _Record()
+    token = _CALL.set(record)
+    failed = True
+    try:
+        result = await call_next(ctx)
+        failed = _is_error(result)
+        return result
+    finally:
+        _CALL.reset(token)
+        if not record.audited:
+            await _audit_refusal(ctx, kind, failed)
+
+
+async def _audit_refusal(ctx: Any, kind: Kind, failed: bool) -> None:
+    state: _State | None = getattr(ctx, "lifespan_context", None)
+    if not isinstance(state, _State):
+        return
+    principal = _principal(state.config)
+    params = ctx.params if isinstance(ctx.params, dict) else {}
+    name = str(params.get("name") or params.get("uri") or "?")[:200]
+    arguments = params.get("arguments")
+    digest = sdk.args_digest(arguments if isinstance(arguments, dict) else {"raw": arguments})
+    state.limiter.acquire(f"mcp|{principal}", state.limit)  # malformed calls count too
+    try:
+        await anyio.to_thread.run_sync(
+            functools.partial(
+                sdk.audit_call,
+                state.posture,
+                principal=principal,
+                name=name,
+                digest=digest,
+                outcome="refused" if failed else "ok",
+                code="invalid_request" if failed else None,
+                object_type=f"mcp_{kind}",
+            )
+        )
+    except Exception:
+        logger.exception("cannot audit the refused %s %r for %r", kind, name, principal)
 
 
 # --- tools: each a few lines over the SDK -----------------------------------------------
@@ -735,6 +812,7 @@ def build_server(
         token_verifier=token_verifier,
         auth=auth,
         lifespan=lifespan,
+        middleware=[_audit_unguarded],
     )
 
     def enabled(toolset: str | None) -> bool:

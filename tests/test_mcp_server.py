@@ -592,6 +592,34 @@ def test_every_call_is_audited_with_principal_tool_args_digest_and_outcome(
     assert all("What time" not in json.dumps(e.details) for e in entries)
 
 
+def test_calls_the_mcp_package_refuses_before_the_guard_are_audited_and_counted(
+    make_config: Callable[..., ServerConfig],
+) -> None:
+    async def body(c: Client) -> list[CallToolResult]:
+        return [
+            await c.call_tool("list_assets", {"limit": "many"}),  # wrong type
+            await c.call_tool("approve_request", {"request_id": "apr-1"}),  # no such tool
+            await c.call_tool("get_posture_summary", {}),  # the third call of three
+            await c.call_tool("get_posture_summary", {}),  # over the limit
+        ]
+
+    config = make_config(calls_per_minute=3)
+    results = _session(config, body)
+    assert [r.is_error for r in results] == [True, True, False, True]
+    assert "rate limit" in _text(results[3])  # the refused calls counted
+    assert config.db is not None
+    with Posture.open(config.db, config=config.config) as p:
+        entries = [e for e in p.audit_log() if e.action == "mcp.call"]
+        assert p.verify_audit().ok
+    assert [(e.object_id, e.details["outcome"], e.details.get("error_code")) for e in entries] == [
+        ("list_assets", "refused", "invalid_request"),
+        ("approve_request", "refused", "invalid_request"),
+        ("get_posture_summary", "ok", None),
+        ("get_posture_summary", "refused", "rate_limited"),
+    ]
+    assert entries[0].details["args_sha256"] == args_digest({"limit": "many"})
+
+
 # --- the checks ---------------------------------------------------------------------------
 
 
