@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from aiposture import AssetKind, Posture, Settings
+from aiposture.models import escape
 from aiposture.policy.approvals import ApprovalRequest, ApprovalStatus
 from aiposture.widgets.approvals import ApprovalsPanel
 from conftest import DemoStore
@@ -226,3 +227,16 @@ def test_approvals_widget_from_the_service_uses_the_posture_actor_or_the_named_r
     other.select(req)
     assert other.approve_button.disabled  # dev requested it: the SDK says no
     assert "cannot review their own request" in other.message.value
+
+
+def test_the_queue_and_detail_name_the_resource_asset(lead: Posture) -> None:
+    req = _request(lead)
+    shown = escape(lead.asset(req.resource).name)  # names are attacker-controlled: escaped
+    panel = ApprovalsPanel(lead)
+    assert panel.queue.table.query()[0].id == req.id
+    assert shown in _all_html(panel.queue)  # the resource column shows the asset's name
+    panel.select(req)
+    assert shown in panel.detail.value and req.resource in panel.detail.value
+    bare = lead.approvals.widget()  # from the service alone: the id is shown as it is
+    bare.select(req)
+    assert req.resource in bare.detail.value

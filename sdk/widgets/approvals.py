@@ -10,6 +10,7 @@ escaped before they reach an ``HTML`` widget.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiposture.errors import AIPostureError
@@ -27,11 +28,11 @@ __all__ = ["ApprovalsPanel"]
 W = ipywidgets()
 
 
-def _columns() -> list[Column[ApprovalRequest]]:
+def _columns(names: Mapping[str, str]) -> list[Column[ApprovalRequest]]:
     return [
         Column("id", "Request", lambda r: r.id, width="150px"),
         Column("action", "Action", lambda r: r.action, width="90px", filterable=True),
-        Column("resource", "Resource", lambda r: r.resource, width="200px"),
+        Column("resource", "Resource", lambda r: names.get(r.resource, r.resource), width="200px"),
         Column("requester", "Requester", lambda r: r.requester, width="140px", filterable=True),
         Column("created_at", "Requested", lambda r: r.created_at, width="150px"),
         Column("expires_at", "Expires", lambda r: r.expires_at, width="150px"),
@@ -42,15 +43,18 @@ def _when(value: Any) -> str:
     return escape(f"{value:%Y-%m-%d %H:%M:%S %Z}".strip()) if value is not None else ""
 
 
-def request_html(req: ApprovalRequest) -> str:
+def request_html(req: ApprovalRequest, resource_name: str | None = None) -> str:
     """One request as escaped HTML: who asks what, why, until when, and the votes so far."""
+    resource = f"<code>{escape(req.resource)}</code>"
+    if resource_name is not None and resource_name != req.resource:
+        resource = f"{escape(resource_name)} <span class='k'>({resource})</span>"
     rows = [
         ("request", f"<code>{escape(req.id)}</code>"),
         ("status", escape(req.status.value)),
         ("requester", f"{escape(req.requester)} <span class='k'>"
          f"({escape(req.requester_type.value)})</span>"),
         ("action", escape(req.action)),
-        ("resource", f"<code>{escape(req.resource)}</code>"),
+        ("resource", resource),
         ("justification", escape(req.justification)),
         ("requested", _when(req.created_at)),
         ("expires", _when(req.expires_at)),
@@ -108,8 +112,10 @@ class ApprovalsPanel(VBox):  # type: ignore[misc]
             "aiposture-refresh",
         )
         self.refresh_button.on_click(lambda _b: self.refresh())
+        #: Asset names of the requests' resources, by id (filled as requests are read).
+        self._names: dict[str, str] = {}
         self.queue = PagedTable(
-            Table([], _columns()),
+            Table([], _columns(self._names)),
             page_size=page_size,
             on_open=self.select,
             css="aiposture-approval-queue",
@@ -147,6 +153,20 @@ class ApprovalsPanel(VBox):  # type: ignore[misc]
         src = self._source
         return src if isinstance(src, ApprovalService) else src.approvals
 
+    def _resource_names(self, ids: Iterable[str]) -> dict[str, str]:
+        """Asset names of the resources (only with a posture; ids stay ids otherwise)."""
+        from aiposture.posture import Posture
+
+        if not isinstance(self._source, Posture):
+            return {}
+        found: dict[str, str] = {}
+        for rid in set(ids) - set(self._names):
+            try:
+                found[rid] = self._source.asset(rid).name
+            except AIPostureError:
+                continue
+        return found
+
     def _say(self, text: str, *, error: bool = False) -> None:
         style = "color:#e53935" if error else "opacity:.85"
         self.message.value = f"<span style='{style}'>{escape(text)}</span>" if text else ""
@@ -164,6 +184,7 @@ class ApprovalsPanel(VBox):  # type: ignore[misc]
             self.queue.set_items([])
             self._say(f"approvals are not available: {exc}", error=True)
             return
+        self._names.update(self._resource_names(r.resource for r in pending))
         self.queue.set_items(pending)
         if self.selected is not None and not any(r.id == self.selected.id for r in pending):
             self._enable(False)
@@ -185,7 +206,8 @@ class ApprovalsPanel(VBox):  # type: ignore[misc]
             self._say(str(exc), error=True)
             return
         self.selected = req
-        self.detail.value = request_html(req)
+        self._names.update(self._resource_names([req.resource]))
+        self.detail.value = request_html(req, self._names.get(req.resource))
         if self.problem is None:
             self._enable(True)
             self._say("")
