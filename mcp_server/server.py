@@ -170,6 +170,35 @@ def _failure(kind: Kind, message: str) -> Exception:
 _INTERNAL = "internal error, see the server log"
 
 
+async def _audit(
+    state: _State,
+    principal: str,
+    kind: Kind,
+    name: str,
+    digest: str,
+    outcome: Literal["ok", "refused", "error"],
+    code: str | None,
+) -> bool:
+    """Write the call's audit entry (off the event loop); False, logged, if it failed."""
+    try:
+        await anyio.to_thread.run_sync(
+            functools.partial(
+                sdk.audit_call,
+                state.posture,
+                principal=principal,
+                name=name,
+                digest=digest,
+                outcome=outcome,
+                code=code,
+                object_type=f"mcp_{kind}",
+            )
+        )
+    except Exception:
+        logger.exception("cannot audit %s %r for %r", kind, name, principal)
+        return False
+    return True
+
+
 def _guarded(kind: Kind, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     """``fn(call, **arguments)`` as an async handler with a Context parameter, rate
     limited, audited and with safe errors."""
@@ -204,21 +233,7 @@ def _guarded(kind: Kind, name: str, fn: Callable[..., Any]) -> Callable[..., Any
             record = _CALL.get()
             if record is not None:
                 record.audited = True
-            try:
-                await anyio.to_thread.run_sync(
-                    functools.partial(
-                        sdk.audit_call,
-                        state.posture,
-                        principal=principal,
-                        name=name,
-                        digest=digest,
-                        outcome=outcome,
-                        code=code,
-                        object_type=f"mcp_{kind}",
-                    )
-                )
-            except Exception:
-                logger.exception("cannot audit %s %r for %r", kind, name, principal)
+            if not await _audit(state, principal, kind, name, digest, outcome, code):
                 raise _failure(kind, _INTERNAL) from None
 
     ctx_param = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)
@@ -290,21 +305,10 @@ async def _audit_refusal(ctx: Any, kind: Kind, failed: bool) -> None:
     arguments = params.get("arguments")
     digest = sdk.args_digest(arguments if isinstance(arguments, dict) else {"raw": arguments})
     state.limiter.acquire(f"mcp|{principal}", state.limit)  # malformed calls count too
-    try:
-        await anyio.to_thread.run_sync(
-            functools.partial(
-                sdk.audit_call,
-                state.posture,
-                principal=principal,
-                name=name,
-                digest=digest,
-                outcome="refused" if failed else "ok",
-                code="invalid_request" if failed else None,
-                object_type=f"mcp_{kind}",
-            )
-        )
-    except Exception:
-        logger.exception("cannot audit the refused %s %r for %r", kind, name, principal)
+    outcome: Literal["ok", "refused"] = "refused" if failed else "ok"
+    await _audit(
+        state, principal, kind, name, digest, outcome, "invalid_request" if failed else None
+    )
 
 
 # --- tools: each a few lines over the SDK -----------------------------------------------

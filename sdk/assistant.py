@@ -126,6 +126,9 @@ class _Out(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_O = TypeVar("_O", bound=_Out)
+
+
 # --- input validation -------------------------------------------------------------------
 
 
@@ -180,6 +183,17 @@ def check_ref(value: str, argument: str) -> str:
     if len(value) > MAX_REF_CHARS:
         raise ArgumentError(argument, f"is longer than {MAX_REF_CHARS} characters")
     return value
+
+
+def _check_limit(limit: int) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ArgumentError("limit", "must be a whole number of at least 1")
+
+
+def _copy(cls: type[_O], source: object, **values: Any) -> _O:
+    """A ``cls`` with every field of the same name read from ``source``, then ``values``."""
+    fields = {n: getattr(source, n) for n in cls.model_fields if hasattr(source, n)}
+    return cls(**(fields | values))
 
 
 def elide(text: str, limit: int) -> str:
@@ -259,8 +273,7 @@ def paginate(
     Raises:
         ArgumentError: A bad limit, or a cursor this list did not issue.
     """
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ArgumentError("limit", "must be a whole number of at least 1")
+    _check_limit(limit)
     q = dict(query or {})
     start = 0 if cursor is None else _decode_cursor(cursor, q)
     size = min(limit, max_items)
@@ -298,17 +311,9 @@ class AssetBrief(_Out):
 
 def asset_brief(asset: Asset, risk: RiskScore | None = None) -> AssetBrief:
     """The :class:`AssetBrief` of ``asset`` with its ``risk`` (if assessed)."""
-    return AssetBrief(
-        id=asset.id,
-        kind=asset.kind,
-        name=asset.name,
-        provider=asset.provider,
-        version=asset.version,
-        owner=asset.owner,
-        environment=asset.environment,
-        data_sensitivity=asset.data_sensitivity,
-        sanctioned=asset.sanctioned,
-        stale=asset.stale,
+    return _copy(
+        AssetBrief,
+        asset,
         tags=list(asset.tags),
         priority=risk.priority if risk is not None else None,
         score=risk.score if risk is not None else None,
@@ -364,8 +369,7 @@ def search_assets(
     q = " ".join(query.split()).casefold()
     if not q:
         raise ArgumentError("query", "must not be empty")
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ArgumentError("limit", "must be a whole number of at least 1")
+    _check_limit(limit)
     scores = posture.risk_scores()
     ranked: list[tuple[tuple[int, int, bool, str, str], AssetHit]] = []
     for a in posture.store.assets():
@@ -397,16 +401,7 @@ class FindingBrief(_Out):
 
 def finding_brief(f: Finding) -> FindingBrief:
     """The :class:`FindingBrief` of ``f``."""
-    return FindingBrief(
-        id=f.id,
-        asset_id=f.asset_id,
-        rule_id=f.rule_id,
-        title=f.title,
-        severity=f.severity,
-        status=f.status,
-        stale=f.stale,
-        tags=list(f.tags),
-    )
+    return _copy(FindingBrief, f, tags=list(f.tags))
 
 
 def find_finding(posture: Posture, finding_id: str) -> Finding:
@@ -440,17 +435,7 @@ class RiskBrief(_Out):
 
 def risk_brief(r: AssetRisk) -> RiskBrief:
     """The :class:`RiskBrief` of ``r``."""
-    return RiskBrief(
-        asset_id=r.asset_id,
-        asset_name=r.asset_name,
-        asset_kind=r.asset_kind,
-        priority=r.priority,
-        score=r.score,
-        likelihood=r.likelihood,
-        impact=r.impact,
-        findings=dict(r.findings),
-        eu_ai_act_tier=r.eu_ai_act_tier,
-    )
+    return _copy(RiskBrief, r, findings=dict(r.findings))
 
 
 class AlertBrief(_Out):
@@ -472,20 +457,7 @@ class AlertBrief(_Out):
 
 def alert_brief(a: Alert) -> AlertBrief:
     """The :class:`AlertBrief` of ``a``."""
-    return AlertBrief(
-        id=a.id,
-        detector=a.detector,
-        title=a.title,
-        severity=a.severity,
-        score=a.score,
-        status=a.status.value,
-        principal=a.principal,
-        model=a.model,
-        asset_id=a.asset_id,
-        first_seen=a.first_seen,
-        last_seen=a.last_seen,
-        count=a.count,
-    )
+    return _copy(AlertBrief, a, status=a.status.value)
 
 
 class AssetDetail(_Out):
@@ -562,9 +534,12 @@ def summary(posture: Posture, *, top: int = 5) -> PostureSummary:
     live = {FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED}
     findings = [f for f in posture.store.findings() if not f.stale and f.status in live]
     by_sev = Counter(f.severity.value for f in findings)
-    snaps = posture.store.snapshots(limit=1)
-    snap = snaps[0] if snaps else None
-    risks = sorted(snap.risks, key=lambda r: (-r.score, r.asset_name)) if snap else []
+    by_id = {a.id: a for a in assets}
+    scores = posture.risk_scores()  # the stored register read as data, not validated
+    ranked = sorted(
+        ((by_id[i], s) for i, s in scores.items() if i in by_id),
+        key=lambda x: (-x[1].score, x[0].name),
+    )
     alerts = posture.alerts.live()
     scans = posture.store.scans()
     finished = [s.finished_at or s.started_at for s in scans]
@@ -576,20 +551,14 @@ def summary(posture: Posture, *, top: int = 5) -> PostureSummary:
         open_findings_by_severity={
             s.value: by_sev.get(s.value, 0) for s in sorted(Severity, key=lambda s: -s.rank)
         },
-        assessed_at=snap.taken_at if snap else None,
+        assessed_at=posture.assessed_at,
         assets_by_priority={
-            p.value: sum(1 for r in risks if r.priority is p)
+            p.value: sum(1 for s in scores.values() if s.priority is p)
             for p in sorted(Priority, key=lambda p: -p.rank)
         },
         top_risks=[
-            TopRisk(
-                asset_id=r.asset_id,
-                name=r.asset_name,
-                kind=r.asset_kind,
-                priority=r.priority,
-                score=r.score,
-            )
-            for r in risks[:top]
+            TopRisk(asset_id=a.id, name=a.name, kind=a.kind, priority=s.priority, score=s.score)
+            for a, s in ranked[:top]
         ],
         live_alerts=len(alerts),
         live_alerts_by_severity=dict(sorted(Counter(a.severity.value for a in alerts).items())),

@@ -410,8 +410,11 @@ class Posture:
             self._risk_data = cached
         return cached[1], cached[2]
 
-    def _latest_risk_data(self) -> dict[str, dict[str, Any]]:
-        return self._latest_snapshot_data()[1]
+    @property
+    def assessed_at(self) -> datetime | None:
+        """When the latest risk assessment ran (None before the first one)."""
+        taken = self._latest_snapshot_data()[0].get("taken_at")
+        return datetime.fromisoformat(taken) if isinstance(taken, str) else None
 
     def risk_scores(self) -> dict[str, RiskScore]:
         """Every assessed asset's priority and score, by asset id, from the latest assessment.
@@ -421,7 +424,7 @@ class Posture:
         """
         return {
             asset_id: RiskScore(Priority(r["priority"]), float(r["score"]))
-            for asset_id, r in self._latest_risk_data().items()
+            for asset_id, r in self._latest_snapshot_data()[1].items()
         }
 
     def risk(self, ref: str) -> AssetRisk | None:
@@ -433,7 +436,7 @@ class Posture:
         Raises:
             NotFoundError: No asset matches ``ref``.
         """
-        data = self._latest_risk_data()
+        data = self._latest_snapshot_data()[1]
         found = data.get(ref) or data.get(self.asset(ref).id)
         return AssetRisk.model_validate(found) if found is not None else None
 

@@ -32,6 +32,7 @@ from aiposture.assistant import (
     elide,
     paginate,
     search_assets,
+    summary,
 )
 from aiposture.demo import fake_openai_key, write_policy
 from aiposture.discovery import observe
@@ -717,6 +718,28 @@ def test_prompts_are_static_text_around_a_checked_asset_id(
 
 
 # --- the SDK side ---------------------------------------------------------------------------
+
+
+def test_the_summary_agrees_with_the_register_findings_alerts_and_scans(
+    prepared: Prepared,
+) -> None:
+    with Posture.open(prepared.db, config=prepared.toml) as p:
+        s = summary(p, top=5)
+        snap = p.snapshots(limit=1)[0]
+        register = list(p.risks)
+        current = p.findings.current()
+        live = p.alerts.live()
+        scans = p.scans
+    assert s.assessed_at == snap.taken_at
+    assert s.assets_by_priority == snap.by_priority()
+    top = sorted(register, key=lambda r: (-r.score, r.asset_name))[:5]
+    assert [(t.asset_id, t.name, t.priority, t.score) for t in s.top_risks] == [
+        (r.asset_id, r.asset_name, r.priority, r.score) for r in top
+    ]
+    assert s.open_findings == len(current)
+    assert sum(s.open_findings_by_severity.values()) == len(current)
+    assert s.live_alerts == len(live) > 0
+    assert s.last_scan_at == max(x.finished_at or x.started_at for x in scans)
 
 
 def test_paginate_walks_a_list_and_binds_the_cursor_to_its_query() -> None:

@@ -203,7 +203,9 @@ def test_risk_scores_and_one_assets_risk_agree_with_the_register(
     _, p, _ = demo
     assert p.risk_scores() == {}
     assert p.risk("fraud_xgb_v2.pkl") is None  # not assessed yet
-    p.assess()
+    assert p.assessed_at is None
+    snap = p.assess()
+    assert p.assessed_at == snap.taken_at
     register = {r.asset_id: r for r in p.risks}
     scores = p.risk_scores()
     assert scores == {i: (r.priority, r.score) for i, r in register.items()}
