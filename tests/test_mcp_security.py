@@ -272,3 +272,17 @@ def test_allowed_hosts_and_origins_are_this_port_only() -> None:
     assert "http://localhost:8765" in settings.allowed_origins
     assert not any("*" in h for h in settings.allowed_hosts + settings.allowed_origins)
     assert settings.enable_dns_rebinding_protection
+
+
+def test_bad_serve_arguments_are_refused_with_a_clear_message(setup: Setup, tmp_path: Path) -> None:
+    base = ["--db", str(setup.db), "--config", str(setup.config)]
+    cases = {
+        "no-equals-sign": ("--index", "support"),
+        "missing-folder": ("--index", f"support={tmp_path / 'nowhere'}"),
+        "unknown-toolset": ("--toolsets", "inventory,secrets"),
+    }
+    results = {name: run_server_to_exit([*base, *args]) for name, args in cases.items()}
+    assert all(r.returncode == 2 for r in results.values()), results
+    assert "expected NAME=FOLDER" in results["no-equals-sign"].stderr
+    assert "no such folder" in results["missing-folder"].stderr
+    assert "secrets" in results["unknown-toolset"].stderr
